@@ -1,0 +1,112 @@
+"""Typed values that cross module boundaries: articles, passages, hits and answers (no I/O)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Article(BaseModel):
+    """One news article, validated.
+
+    `id` is stable across re-ingests of the same article (given by the source, or derived
+    from its content), so ingesting it again updates rather than duplicates it.
+    `published` is timezone-aware or None when the source gave no usable date.
+    `body` holds the paragraphs in order, subheadings included where they stand;
+    `subheadings` lists which of those paragraphs are subheadings.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(min_length=1, max_length=200)
+    headline: str = Field(min_length=1)
+    published: datetime | None = None
+    summary: list[str] = Field(default_factory=list)
+    dateline: str | None = None
+    body: list[str] = Field(default_factory=list)
+    subheadings: list[str] = Field(default_factory=list)
+    caption: str | None = None
+    source: str | None = None
+    url: str | None = None
+
+    @field_validator("published")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("published must be timezone-aware")
+        return value
+
+    @property
+    def text(self) -> str:
+        """Summary and body as one plain text, paragraphs separated by blank lines."""
+        return "\n\n".join([*self.summary, *self.body])
+
+
+class Passage(BaseModel):
+    """A retrievable slice of an article: a few sentences of one paragraph, or a bullet.
+
+    `ordinal` orders passages within the article (0 is the first); `kind` says where the
+    text came from, so rankers may weigh a summary bullet differently from body text.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    article_id: str
+    ordinal: int = Field(ge=0)
+    kind: str = "body"  # "body" | "summary" | "headline"
+    text: str
+
+
+class Hit(BaseModel):
+    """One ranked article for a question.
+
+    `score` is in [0, 1]: the retrieval's calibrated confidence that this article answers
+    the question (comparable across questions, which is what the found threshold needs).
+    `passage` is the best-matching passage ordinal in the article.
+    `terms` are the (corrected, normalised) question terms that matched, for highlighting.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    article_id: str
+    passage: int = Field(ge=0)
+    score: float = Field(ge=0.0, le=1.0)
+    terms: tuple[str, ...] = ()
+
+
+class Result(BaseModel):
+    """One article as shown to a user: headline, date, excerpt with marked terms.
+
+    `excerpt` is plain text of at most ~500 characters; `marks` are (start, end) character
+    offsets into `excerpt` of the matched terms, so each adapter marks them its own way.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    article_id: str
+    headline: str
+    excerpt: str
+    marks: tuple[tuple[int, int], ...] = ()
+    published: datetime | None = None
+    url: str | None = None
+    source: str | None = None
+    score: float = Field(ge=0.0, le=1.0)
+
+
+class Answer(BaseModel):
+    """The reply to one question.
+
+    `found` is False when no article clears the confidence threshold; `results` then holds
+    the closest articles as did-you-mean suggestions (possibly none). Results are ranked.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    question: str
+    found: bool
+    results: list[Result] = Field(default_factory=list)
+
+    @property
+    def best(self) -> Result | None:
+        return self.results[0] if self.results else None

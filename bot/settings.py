@@ -1,0 +1,115 @@
+"""Settings: one typed model from defaults < TOML file (NEWSBOT_CONFIG) < environment < flags."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_data_path
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_ENV = "NEWSBOT_CONFIG"
+
+
+def default_db_path() -> Path:
+    """`$XDG_DATA_HOME/newsbot/newsbot.db`, i.e. `~/.local/share/newsbot/newsbot.db` by default."""
+    return user_data_path("newsbot", appauthor=False) / "newsbot.db"
+
+
+class FeedSettings(BaseModel):
+    """One RSS/Atom feed refreshed by the running bot."""
+
+    url: str
+    name: str | None = None
+    refresh_minutes: int | None = Field(default=None, ge=1, description="Overrides the default.")
+    full_text: bool = False
+
+
+class WebhookSettings(BaseModel):
+    """Webhook mode: used instead of long polling when `url` is set."""
+
+    url: str | None = None
+    listen: str = "0.0.0.0"  # a webhook must accept outside connections
+    port: int = Field(default=8443, ge=1, le=65535)
+    secret_token: SecretStr | None = None
+
+
+class DigestSettings(BaseModel):
+    """Daily headline pushes."""
+
+    default_time: str = "08:00"
+    size: int = Field(default=8, ge=1, le=20)
+    send_when_empty: bool = True
+    grace_hours: float = Field(default=6.0, ge=0)
+    group_admins_only: bool = True
+
+
+class Settings(BaseSettings):
+    """Everything a user may change. Tests construct it directly."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSBOT_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    db: Path = Field(default_factory=default_db_path, description="SQLite file of the store.")
+    seeds: Path | None = Field(
+        default=None, description="Articles ingested into an empty store; default: bundled seeds."
+    )
+    timezone: str = Field(default="UTC", description="Default timezone for chats and dates.")
+    top: int = Field(default=5, ge=1, le=50, description="Results per question.")
+    log_level: str = "INFO"
+
+    telegram_bot_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "telegram_bot_token"),
+    )
+    telegram_api_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TELEGRAM_API_BASE_URL", "telegram_api_base_url"),
+        description="Bot API server root, e.g. http://127.0.0.1:8081 (default: Telegram's).",
+    )
+    admin_ids: list[int] = Field(default_factory=list)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
+    feeds: list[FeedSettings] = Field(default_factory=list)
+    feed_refresh_minutes: int = Field(default=15, ge=1)
+    retention_days: int | None = Field(default=None, ge=1)
+
+    @field_validator("db", "seeds", mode="after")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get(CONFIG_ENV)
+        if config:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config)))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings; `overrides` are command-line flags (None values are ignored)."""
+    config = os.environ.get(CONFIG_ENV)
+    if config and not Path(config).is_file():
+        from bot.errors import ConfigError
+
+        raise ConfigError(f"{CONFIG_ENV} points to {config}, which is not a file")
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
