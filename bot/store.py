@@ -1,0 +1,313 @@
+"""The article store: SQLite schema, migrations and every query (the only module with SQL)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.errors import StoreError
+from bot.models import Article
+
+# Each entry migrates the schema from version i to i + 1; append, never edit.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('generation', '0');
+    CREATE TABLE articles (
+        id          TEXT PRIMARY KEY,
+        headline    TEXT NOT NULL,
+        published   TEXT,            -- ISO 8601, UTC, or NULL when unknown
+        summary     TEXT NOT NULL,   -- JSON list of bullets
+        dateline    TEXT,
+        body        TEXT NOT NULL,   -- JSON list of paragraphs
+        subheadings TEXT NOT NULL,   -- JSON list
+        caption     TEXT,
+        source      TEXT,
+        url         TEXT,
+        digest      TEXT NOT NULL,   -- content hash: tells an update from a no-op re-ingest
+        ingested_at TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE INDEX articles_published ON articles (published);
+    CREATE TABLE feedback (
+        id         INTEGER PRIMARY KEY,
+        chat_id    INTEGER NOT NULL,
+        question   TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        helpful    INTEGER NOT NULL,
+        at         TEXT NOT NULL
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    """What an upsert did: new articles, changed ones, and identical re-ingests."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def _digest(article: Article) -> str:
+    return hashlib.sha256(article.model_dump_json().encode()).hexdigest()[:32]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class Store:
+    """One SQLite file (or ':memory:') holding articles and bot state.
+
+    Safe to share between the event loop and worker threads: every call takes a lock.
+    `generation` grows with every change to the articles, so an index saved at one
+    generation can tell that it is stale.
+    """
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+        self._lock = threading.RLock()
+        self._migrate()
+
+    @classmethod
+    def open(cls, path: Path | str) -> Store:
+        """Open (creating if needed) the store at `path`; ':memory:' for a throwaway one."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA busy_timeout=5000")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+        return cls(db)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All-or-nothing: a crash or an exception inside leaves the store as it was."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        try:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"not a newsbot store: {exc}") from exc
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store has schema version {version}, newer than this newsbot "
+                f"({SCHEMA_VERSION}); upgrade newsbot"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            with self.transaction() as db:
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number + 1}")
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    @property
+    def generation(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0])
+
+    # -- articles ---------------------------------------------------------------------------
+
+    def upsert(self, articles: Iterable[Article]) -> tuple[UpsertCounts, list[Article]]:
+        """Insert or update articles in one transaction.
+
+        Returns the counts and the articles that were added or changed (what an index must
+        take in). An identical re-ingest changes nothing, not even the generation.
+        """
+        added = updated = unchanged = 0
+        changed: list[Article] = []
+        now = _now()
+        with self.transaction() as db:
+            for article in articles:
+                digest = _digest(article)
+                row = db.execute(
+                    "SELECT digest FROM articles WHERE id = ?", (article.id,)
+                ).fetchone()
+                if row is not None and row["digest"] == digest:
+                    unchanged += 1
+                    continue
+                db.execute(
+                    """
+                    INSERT INTO articles (id, headline, published, summary, dateline, body,
+                        subheadings, caption, source, url, digest, ingested_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET
+                        headline = excluded.headline, published = excluded.published,
+                        summary = excluded.summary, dateline = excluded.dateline,
+                        body = excluded.body, subheadings = excluded.subheadings,
+                        caption = excluded.caption, source = excluded.source,
+                        url = excluded.url, digest = excluded.digest,
+                        updated_at = excluded.updated_at
+                    """,
+                    (
+                        article.id,
+                        article.headline,
+                        _iso(article.published),
+                        json.dumps(article.summary, ensure_ascii=False),
+                        article.dateline,
+                        json.dumps(article.body, ensure_ascii=False),
+                        json.dumps(article.subheadings, ensure_ascii=False),
+                        article.caption,
+                        article.source,
+                        article.url,
+                        digest,
+                        now,
+                        now,
+                    ),
+                )
+                changed.append(article)
+                if row is None:
+                    added += 1
+                else:
+                    updated += 1
+            if changed:
+                self._bump_generation(db)
+        return UpsertCounts(added, updated, unchanged), changed
+
+    def delete(self, article_ids: Sequence[str]) -> int:
+        """Remove articles by id; returns how many existed."""
+        if not article_ids:
+            return 0
+        with self.transaction() as db:
+            removed = 0
+            for chunk in _chunks(article_ids, 500):
+                marks = ",".join("?" * len(chunk))
+                cursor = db.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
+                removed += cursor.rowcount
+            if removed:
+                self._bump_generation(db)
+        return removed
+
+    def published_before(self, cutoff: datetime) -> list[str]:
+        """Ids of articles published before `cutoff` (for retention)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM articles WHERE published < ?", (_iso(cutoff),)
+            ).fetchall()
+        return [row["id"] for row in rows]
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+    def get(self, article_id: str) -> Article | None:
+        found = self.get_many([article_id])
+        return found.get(article_id)
+
+    def get_many(self, article_ids: Sequence[str]) -> dict[str, Article]:
+        """Articles by id; ids not in the store are simply absent from the result."""
+        result: dict[str, Article] = {}
+        with self._lock:
+            for chunk in _chunks(list(article_ids), 500):
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT * FROM articles WHERE id IN ({marks})", chunk
+                ).fetchall()
+                result.update((row["id"], _article(row)) for row in rows)
+        return result
+
+    def iter_articles(self, batch: int = 1000) -> Iterator[Article]:
+        """Every article, in id order, fetched in batches (for index rebuilds)."""
+        last = ""
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT * FROM articles WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+                ).fetchall()
+            if not rows:
+                return
+            yield from (_article(row) for row in rows)
+            last = rows[-1]["id"]
+
+    def latest(self, limit: int, since: datetime | None = None) -> list[Article]:
+        """Newest first by published date (undated articles last, newest ingest first)."""
+        query = "SELECT * FROM articles"
+        params: list[object] = []
+        if since is not None:
+            query += " WHERE published >= ?"
+            params.append(_iso(since))
+        query += " ORDER BY published IS NULL, published DESC, ingested_at DESC, id LIMIT ?"
+        params.append(limit)
+        with self._lock:
+            rows = self._db.execute(query, params).fetchall()
+        return [_article(row) for row in rows]
+
+    # -- feedback ---------------------------------------------------------------------------
+
+    def add_feedback(self, chat_id: int, question: str, article_id: str, helpful: bool) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO feedback (chat_id, question, article_id, helpful, at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (chat_id, question, article_id, int(helpful), _now()),
+            )
+
+    def feedback_counts(self) -> tuple[int, int]:
+        """(helpful, unhelpful) verdicts recorded so far."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COALESCE(SUM(helpful), 0), COALESCE(SUM(1 - helpful), 0) FROM feedback"
+            ).fetchone()
+        return int(row[0]), int(row[1])
+
+    @staticmethod
+    def _bump_generation(db: sqlite3.Connection) -> None:
+        db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _article(row: sqlite3.Row) -> Article:
+    published = row["published"]
+    return Article(
+        id=row["id"],
+        headline=row["headline"],
+        published=datetime.fromisoformat(published) if published else None,
+        summary=json.loads(row["summary"]),
+        dateline=row["dateline"],
+        body=json.loads(row["body"]),
+        subheadings=json.loads(row["subheadings"]),
+        caption=row["caption"],
+        source=row["source"],
+        url=row["url"],
+    )

@@ -1,0 +1,142 @@
+"""The SQLite store on a real file: schema, upserts, generation, crash safety."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.errors import StoreError
+from bot.models import Article
+from bot.store import SCHEMA_VERSION, Store
+
+
+def make_article(n: int, **changes: object) -> Article:
+    fields: dict[str, object] = {
+        "id": f"a{n}",
+        "headline": f"Headline number {n}",
+        "published": datetime(2024, 9, 1, tzinfo=UTC) + timedelta(days=n),
+        "summary": [f"Bullet {n}"],
+        "dateline": "DUBAI",
+        "body": [f"DUBAI: Paragraph one of {n}.", "Second paragraph."],
+    }
+    fields.update(changes)
+    return Article.model_validate(fields)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store.open(tmp_path / "news.db")
+
+
+def test_new_store_has_current_schema_and_wal(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "deep" / "news.db")
+    assert store.schema_version == SCHEMA_VERSION
+    store.close()
+    db = sqlite3.connect(tmp_path / "deep" / "news.db")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_upsert_round_trips_every_field(store: Store) -> None:
+    article = make_article(1, caption="A caption", url="https://x.test/a", source="X")
+    counts, changed = store.upsert([article])
+    assert (counts.added, counts.updated, counts.unchanged) == (1, 0, 0)
+    assert changed == [article]
+    assert store.get("a1") == article
+
+
+def test_reingest_updates_never_duplicates(store: Store) -> None:
+    store.upsert([make_article(1), make_article(2)])
+    generation = store.generation
+    counts, changed = store.upsert([make_article(1), make_article(2)])
+    assert (counts.added, counts.updated, counts.unchanged) == (0, 0, 2)
+    assert changed == []
+    assert store.generation == generation  # nothing changed: the index stays valid
+
+    counts, changed = store.upsert([make_article(1, headline="Corrected headline")])
+    assert (counts.added, counts.updated) == (0, 1)
+    assert store.count() == 2
+    assert store.get("a1").headline == "Corrected headline"  # type: ignore[union-attr]
+    assert store.generation == generation + 1
+
+
+def test_latest_is_newest_first_with_undated_last(store: Store) -> None:
+    store.upsert([make_article(1), make_article(3), make_article(2, published=None)])
+    assert [a.id for a in store.latest(10)] == ["a3", "a1", "a2"]
+    since = datetime(2024, 9, 3, tzinfo=UTC)
+    assert [a.id for a in store.latest(10, since)] == ["a3"]
+
+
+def test_failed_transaction_leaves_store_unchanged(store: Store) -> None:
+    store.upsert([make_article(1)])
+
+    def articles() -> object:
+        yield make_article(2)
+        raise RuntimeError("source broke mid-way")
+
+    with pytest.raises(RuntimeError):
+        store.upsert(articles())  # type: ignore[arg-type]
+    assert store.count() == 1
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "news.db"
+    Store.open(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store.open(path)
+
+
+def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "news.db"
+    path.write_text("this is not sqlite" * 100)
+    with pytest.raises(StoreError):
+        Store.open(path)
+
+
+def test_killed_ingest_leaves_no_half_ingest(tmp_path: Path) -> None:
+    """kill -9 in the middle of a large upsert: on reopen, none of it is there."""
+    path = tmp_path / "news.db"
+    store = Store.open(path)
+    store.upsert([make_article(0)])
+    store.close()
+    ready = tmp_path / "ready"
+    script = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        from tests.test_store import make_article
+        from bot.store import Store
+
+        def articles():
+            for n in range(1, 10_000):
+                if n == 500:
+                    Path({str(ready)!r}).write_text("mid-ingest")
+                    time.sleep(60)
+                yield make_article(n)
+
+        Store.open({str(path)!r}).upsert(articles())
+        """
+    )
+    root = Path(__file__).resolve().parent.parent
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=root)
+    try:
+        for _ in range(600):
+            if ready.exists() or child.poll() is not None:
+                break
+            subprocess.run(["sleep", "0.05"], check=True)
+        assert ready.exists(), "the child never reached the middle of its ingest"
+        child.kill()
+    finally:
+        child.wait(timeout=10)
+    store = Store.open(path)
+    assert store.count() == 1
+    assert store.get("a0") is not None
+    assert store.generation == 1
