@@ -110,3 +110,30 @@ class Answer(BaseModel):
     @property
     def best(self) -> Result | None:
         return self.results[0] if self.results else None
+
+
+class Subscription(BaseModel):
+    """A chat's daily digest: local time of day `at` ("HH:MM") in IANA `timezone`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chat_id: int
+    at: str
+    timezone: str
+    active: bool = True
+
+
+class FeedStatus(BaseModel):
+    """What the store remembers of one feed: conditional-GET validators and the last outcome."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    name: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    items: int = 0
+    added: int = 0

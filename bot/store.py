@@ -9,11 +9,11 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.errors import StoreError
-from bot.models import Article
+from bot.models import Article, FeedStatus, Subscription
 
 # Each entry migrates the schema from version i to i + 1; append, never edit.
 MIGRATIONS: tuple[str, ...] = (
@@ -43,6 +43,48 @@ MIGRATIONS: tuple[str, ...] = (
         article_id TEXT NOT NULL,
         helpful    INTEGER NOT NULL,
         at         TEXT NOT NULL
+    );
+    """,
+    # 2: daily digests (subscriptions, exactly-once deliveries, per-chat sent log) and feeds.
+    """
+    CREATE TABLE subscriptions (
+        chat_id    INTEGER PRIMARY KEY,
+        at         TEXT NOT NULL,      -- local time of day, HH:MM
+        timezone   TEXT NOT NULL,      -- IANA name
+        active     INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE deliveries (
+        chat_id     INTEGER NOT NULL,
+        day         TEXT NOT NULL,     -- the chat's local date the digest is for
+        state       TEXT NOT NULL,     -- sending | sent | skipped | failed
+        claimed_at  TEXT NOT NULL,
+        finished_at TEXT,
+        detail      TEXT,
+        PRIMARY KEY (chat_id, day)
+    );
+    CREATE TABLE sent_articles (
+        chat_id    INTEGER NOT NULL,
+        article_id TEXT NOT NULL,
+        sent_at    TEXT NOT NULL,
+        PRIMARY KEY (chat_id, article_id)
+    );
+    CREATE TABLE digest_messages (
+        chat_id     INTEGER NOT NULL,
+        message_id  INTEGER NOT NULL,
+        article_ids TEXT NOT NULL,     -- JSON list, in the order the digest numbers them
+        PRIMARY KEY (chat_id, message_id)
+    );
+    CREATE TABLE feeds (
+        url           TEXT PRIMARY KEY,
+        name          TEXT,
+        etag          TEXT,
+        last_modified TEXT,
+        last_success  TEXT,
+        last_error    TEXT,
+        last_error_at TEXT,
+        items         INTEGER NOT NULL DEFAULT 0,
+        added         INTEGER NOT NULL DEFAULT 0
     );
     """,
 )
@@ -287,6 +329,177 @@ class Store:
             ).fetchone()
         return int(row[0]), int(row[1])
 
+    # -- digests --------------------------------------------------------------------------------
+
+    def subscription(self, chat_id: int) -> Subscription | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM subscriptions WHERE chat_id = ?", (chat_id,)
+            ).fetchone()
+        return _subscription(row) if row else None
+
+    def save_subscription(self, subscription: Subscription) -> None:
+        with self.transaction() as db:
+            db.execute(
+                """
+                INSERT INTO subscriptions (chat_id, at, timezone, active, updated_at)
+                VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (chat_id) DO UPDATE SET at = excluded.at,
+                    timezone = excluded.timezone, active = excluded.active,
+                    updated_at = excluded.updated_at
+                """,
+                (
+                    subscription.chat_id,
+                    subscription.at,
+                    subscription.timezone,
+                    int(subscription.active),
+                    _now(),
+                ),
+            )
+
+    def active_subscriptions(self) -> list[Subscription]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM subscriptions WHERE active = 1 ORDER BY chat_id"
+            ).fetchall()
+        return [_subscription(row) for row in rows]
+
+    def move_chat(self, old_id: int, new_id: int) -> None:
+        """A group became a supergroup: everything the store knows moves to the new id."""
+        with self.transaction() as db:
+            for table in ("subscriptions", "deliveries", "sent_articles", "digest_messages"):
+                db.execute(
+                    f"UPDATE OR REPLACE {table} SET chat_id = ? WHERE chat_id = ?",
+                    (new_id, old_id),
+                )
+
+    def claim_delivery(self, chat_id: int, day: str, now: datetime, lease_seconds: float) -> bool:
+        """Take the right to send `chat_id` its digest for local `day`; False if not ours.
+
+        Free when nothing was recorded, or when an earlier attempt failed, or when a claim
+        is older than the lease (its process died between claiming and recording). A sent
+        or skipped day is never claimed again: that is what makes a digest exactly once.
+        """
+        stamp = now.astimezone(UTC).isoformat()
+        stale = (now.astimezone(UTC) - timedelta(seconds=lease_seconds)).isoformat()
+        with self.transaction() as db:
+            cursor = db.execute(
+                """
+                INSERT INTO deliveries (chat_id, day, state, claimed_at) VALUES (?, ?, 'sending', ?)
+                ON CONFLICT (chat_id, day) DO UPDATE SET state = 'sending',
+                    claimed_at = excluded.claimed_at, finished_at = NULL, detail = NULL
+                WHERE deliveries.state = 'failed'
+                   OR (deliveries.state = 'sending' AND deliveries.claimed_at < ?)
+                """,
+                (chat_id, day, stamp, stale),
+            )
+            return cursor.rowcount == 1
+
+    def finish_delivery(
+        self,
+        chat_id: int,
+        day: str,
+        state: str,
+        *,
+        article_ids: Sequence[str] = (),
+        message_ids: Sequence[int] = (),
+        detail: str | None = None,
+    ) -> None:
+        """Record how a claimed delivery ended, with what it sent, in one transaction."""
+        now = _now()
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE deliveries SET state = ?, finished_at = ?, detail = ?"
+                " WHERE chat_id = ? AND day = ?",
+                (state, now, detail, chat_id, day),
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO sent_articles (chat_id, article_id, sent_at)"
+                " VALUES (?, ?, ?)",
+                [(chat_id, article_id, now) for article_id in article_ids],
+            )
+            listed = json.dumps(list(article_ids))
+            db.executemany(
+                "INSERT OR REPLACE INTO digest_messages (chat_id, message_id, article_ids)"
+                " VALUES (?, ?, ?)",
+                [(chat_id, message_id, listed) for message_id in message_ids],
+            )
+
+    def delivery_state(self, chat_id: int, day: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT state FROM deliveries WHERE chat_id = ? AND day = ?", (chat_id, day)
+            ).fetchone()
+        return str(row["state"]) if row else None
+
+    def deliveries(self, chat_id: int | None = None) -> list[tuple[int, str, str]]:
+        """(chat_id, day, state) rows, for operators and tests."""
+        query = "SELECT chat_id, day, state FROM deliveries"
+        params: tuple[int, ...] = ()
+        if chat_id is not None:
+            query += " WHERE chat_id = ?"
+            params = (chat_id,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY chat_id, day", params).fetchall()
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def unsent_articles(self, chat_id: int, limit: int) -> list[Article]:
+        """The newest articles this chat has not had in a digest yet, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                """
+                SELECT * FROM articles WHERE id NOT IN
+                    (SELECT article_id FROM sent_articles WHERE chat_id = ?)
+                ORDER BY published IS NULL, published DESC, ingested_at DESC, id LIMIT ?
+                """,
+                (chat_id, limit),
+            ).fetchall()
+        return [_article(row) for row in rows]
+
+    def digest_article_ids(self, chat_id: int, message_id: int | None = None) -> list[str]:
+        """Articles of the digest sent as `message_id`, or of the chat's latest digest."""
+        query = "SELECT article_ids FROM digest_messages WHERE chat_id = ?"
+        params: tuple[int, ...] = (chat_id,)
+        if message_id is not None:
+            query += " AND message_id = ?"
+            params = (chat_id, message_id)
+        with self._lock:
+            row = self._db.execute(query + " ORDER BY message_id DESC LIMIT 1", params).fetchone()
+        return list(json.loads(row["article_ids"])) if row else []
+
+    # -- feeds --------------------------------------------------------------------------------
+
+    def feed_status(self, url: str) -> FeedStatus | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
+        return _feed(row) if row else None
+
+    def feed_statuses(self) -> list[FeedStatus]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM feeds ORDER BY url").fetchall()
+        return [_feed(row) for row in rows]
+
+    def save_feed_status(self, status: FeedStatus) -> None:
+        with self.transaction() as db:
+            db.execute(
+                """
+                INSERT OR REPLACE INTO feeds (url, name, etag, last_modified, last_success,
+                    last_error, last_error_at, items, added)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                (
+                    status.url,
+                    status.name,
+                    status.etag,
+                    status.last_modified,
+                    _iso(status.last_success),
+                    status.last_error,
+                    _iso(status.last_error_at),
+                    status.items,
+                    status.added,
+                ),
+            )
+
     @staticmethod
     def _bump_generation(db: sqlite3.Connection) -> None:
         db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
@@ -297,12 +510,35 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _subscription(row: sqlite3.Row) -> Subscription:
+    return Subscription(
+        chat_id=row["chat_id"], at=row["at"], timezone=row["timezone"], active=bool(row["active"])
+    )
+
+
+def _feed(row: sqlite3.Row) -> FeedStatus:
+    return FeedStatus(
+        url=row["url"],
+        name=row["name"],
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        last_success=_when(row["last_success"]),
+        last_error=row["last_error"],
+        last_error_at=_when(row["last_error_at"]),
+        items=row["items"],
+        added=row["added"],
+    )
+
+
 def _article(row: sqlite3.Row) -> Article:
-    published = row["published"]
     return Article(
         id=row["id"],
         headline=row["headline"],
-        published=datetime.fromisoformat(published) if published else None,
+        published=_when(row["published"]),
         summary=json.loads(row["summary"]),
         dateline=row["dateline"],
         body=json.loads(row["body"]),

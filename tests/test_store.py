@@ -140,3 +140,53 @@ def test_killed_ingest_leaves_no_half_ingest(tmp_path: Path) -> None:
     assert store.count() == 1
     assert store.get("a0") is not None
     assert store.generation == 1
+
+
+NOW = datetime(2026, 11, 28, 7, 30, tzinfo=UTC)
+
+
+def test_a_day_is_claimed_once_until_the_lease_runs_out(store: Store) -> None:
+    assert store.claim_delivery(1, "2026-11-28", NOW, lease_seconds=30)
+    assert not store.claim_delivery(1, "2026-11-28", NOW + timedelta(seconds=5), 30)
+    # The claimer died before recording: after the lease the day is free again.
+    assert store.claim_delivery(1, "2026-11-28", NOW + timedelta(seconds=31), 30)
+    store.finish_delivery(1, "2026-11-28", "sent", article_ids=["a1"], message_ids=[77])
+    assert not store.claim_delivery(1, "2026-11-28", NOW + timedelta(days=1), 30)
+    assert store.delivery_state(1, "2026-11-28") == "sent"
+    # Other chats and other days are independent.
+    assert store.claim_delivery(2, "2026-11-28", NOW, 30)
+    assert store.claim_delivery(1, "2026-11-29", NOW, 30)
+
+
+def test_a_failed_day_may_be_claimed_again(store: Store) -> None:
+    assert store.claim_delivery(1, "2026-11-28", NOW, 30)
+    store.finish_delivery(1, "2026-11-28", "failed", detail="timed out")
+    assert store.claim_delivery(1, "2026-11-28", NOW, 30)
+
+
+def test_unsent_articles_and_digest_messages(store: Store) -> None:
+    store.upsert([make_article(n) for n in range(1, 5)])
+    assert [a.id for a in store.unsent_articles(9, 2)] == ["a4", "a3"]
+    store.claim_delivery(9, "2026-11-28", NOW, 30)
+    store.finish_delivery(9, "2026-11-28", "sent", article_ids=["a4", "a3"], message_ids=[5])
+    assert [a.id for a in store.unsent_articles(9, 10)] == ["a2", "a1"]
+    assert [a.id for a in store.unsent_articles(8, 1)] == ["a4"]
+    assert store.digest_article_ids(9, 5) == ["a4", "a3"]
+    assert store.digest_article_ids(9) == ["a4", "a3"]
+    assert store.digest_article_ids(9, 6) == []
+
+
+def test_move_chat_carries_subscription_and_history(store: Store) -> None:
+    from bot.models import Subscription
+
+    store.upsert([make_article(1)])
+    store.save_subscription(Subscription(chat_id=-1, at="07:30", timezone="UTC"))
+    store.claim_delivery(-1, "2026-11-28", NOW, 30)
+    store.finish_delivery(-1, "2026-11-28", "sent", article_ids=["a1"], message_ids=[3])
+    store.move_chat(-1, -100)
+    assert store.subscription(-1) is None
+    moved = store.subscription(-100)
+    assert moved is not None and moved.at == "07:30"
+    assert store.delivery_state(-100, "2026-11-28") == "sent"
+    assert store.unsent_articles(-100, 5) == []
+    assert [s.chat_id for s in store.active_subscriptions()] == [-100]
