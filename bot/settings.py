@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from platformdirs import user_data_path
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
@@ -49,6 +49,11 @@ class DigestSettings(BaseModel):
     send_when_empty: bool = True
     grace_hours: float = Field(default=6.0, ge=0)
     group_admins_only: bool = True
+    claim_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A claim older than this is taken to be from a dead process and retried.",
+    )
 
 
 class Settings(BaseSettings):
@@ -66,7 +71,7 @@ class Settings(BaseSettings):
     )
     timezone: str = Field(default="UTC", description="Default timezone for chats and dates.")
     top: int = Field(default=5, ge=1, le=50, description="Results per question.")
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     telegram_bot_token: SecretStr | None = Field(
         default=None,
@@ -82,6 +87,7 @@ class Settings(BaseSettings):
     digest: DigestSettings = Field(default_factory=DigestSettings)
     feeds: list[FeedSettings] = Field(default_factory=list)
     feed_refresh_minutes: int = Field(default=15, ge=1)
+    feed_timeout: float = Field(default=20.0, gt=0, description="Seconds per feed request.")
     retention_days: int | None = Field(default=None, ge=1)
 
     @field_validator("db", "seeds", mode="after")

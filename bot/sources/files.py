@@ -13,11 +13,13 @@ from pathlib import Path
 from bot.errors import SourceError
 from bot.models import Article
 from bot.parsing import ArticleParseError, article_from_json, parse_seed_text
+from bot.sources.feeds import parse_feed
 
 log = logging.getLogger(__name__)
 
 SEED_SUFFIXES = frozenset({".txt"})
 JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+FEED_SUFFIXES = frozenset({".xml", ".rss", ".atom"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,10 @@ def load_path(path: Path) -> Iterator[Article | Problem]:
     if not path.exists():
         raise SourceError(f"{path}: no such file or directory")
     if _kind(path) is None:
-        raise SourceError(f"{path}: not a seed (.txt) or JSON lines (.jsonl, .ndjson) file")
+        raise SourceError(
+            f"{path}: not a seed (.txt), JSON lines (.jsonl, .ndjson) or feed (.xml, .rss, "
+            ".atom) file"
+        )
     return _load_files([path], [])
 
 
@@ -66,6 +71,8 @@ def _kind(path: Path) -> str | None:
         return "seed"
     if suffix in JSON_LINES_SUFFIXES:
         return "jsonl"
+    if suffix in FEED_SUFFIXES:
+        return "feed"
     return None
 
 
@@ -97,10 +104,28 @@ def _walk(root: Path) -> tuple[list[Path], list[Problem]]:
 def _load_files(files: Iterable[Path], problems: Iterable[Problem]) -> Iterator[Article | Problem]:
     yield from problems
     for file in files:
-        if _kind(file) == "seed":
+        kind = _kind(file)
+        if kind == "seed":
             yield from _load_seed(file)
+        elif kind == "feed":
+            yield from _load_feed(file)
         else:
             yield from _load_json_lines(file)
+
+
+def _load_feed(path: Path) -> Iterator[Article | Problem]:
+    """A saved RSS/Atom file: all its items or, if it is not a usable feed, one problem."""
+    try:
+        raw = path.read_bytes()
+        modified = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+        feed = parse_feed(raw, url=None, fetched_at=modified)
+    except OSError as exc:
+        yield Problem(str(path), None, f"cannot read file: {exc.strerror or exc}")
+        return
+    except SourceError as exc:
+        yield Problem(str(path), None, str(exc))
+        return
+    yield from feed.articles
 
 
 def _load_seed(path: Path) -> Iterator[Article | Problem]:

@@ -1,0 +1,438 @@
+"""Retrieval benchmark on newsqa: our Retriever against raw bm25s and brute-force rapidfuzz.
+
+Run by hand from the project root:
+
+    python benchmarks/bench_retrieval.py [--newsqa ../shared/newsqa] [--fuzzy-every 4]
+
+Prints markdown tables: article@1, article@5 and MRR on dev.jsonl answered as of each
+question's date, the same with ~20 % of words mistyped (one character edited in each chosen
+word, fixed seed), the same without dates (as_of=None, i.e. now); latency per question in
+batch (index loaded once); index build time; peak RSS of the process building the index and
+of the process serving questions from the saved index (each measured in its own process);
+then the calibration of the `found` threshold. newsqa texts are read at run time only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import random
+import re
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from datetime import time as clock
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.models import Article  # noqa: E402
+from bot.parsing import article_from_json  # noqa: E402
+from bot.passages import split_passages  # noqa: E402
+from bot.retrieval import FOUND_THRESHOLD, Retriever  # noqa: E402
+
+TYPO_RATE = 0.2
+TYPO_SEED = 7
+_TYPO_WORD = re.compile(r"[^\W\d_]{3,}")
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+# Questions no news store should answer: negatives for calibrating `found`.
+OFF_TOPIC = [
+    "What is a good recipe for chocolate cake?",
+    "How do I reset my router password?",
+    "What is the capital of Australia?",
+    "How many legs does a spider have?",
+    "What is the boiling point of water at sea level?",
+    "Can you recommend a good book about gardening?",
+    "How do I bake sourdough bread at home?",
+    "What is the meaning of life?",
+    "Who painted the Mona Lisa?",
+    "How long should I boil an egg?",
+    "What's the best way to learn Python programming?",
+    "Tell me a joke about cats",
+    "How do you tie a bowline knot?",
+    "Which planet is closest to the sun?",
+    "What is the square root of 144?",
+    "How do I get rid of ants in my kitchen?",
+    "What are the rules of castling in chess?",
+    "Who wrote Pride and Prejudice?",
+    "How tall is Mount Everest?",
+    "What should I name my new puppy?",
+    "How do I change a flat tyre on a bicycle?",
+    "What is photosynthesis?",
+    "How many calories are in a banana?",
+    "Translate good morning into Spanish",
+    "What's the plot of Hamlet?",
+    "How do I knit a scarf?",
+    "Which wine goes best with salmon?",
+    "How to make homemade pasta dough?",
+    "Why is the sky blue?",
+    "What is the speed of light?",
+    "How can I improve my sleep?",
+    "Who discovered penicillin?",
+    "What does DNA stand for?",
+    "best pizza toppings",
+    "how to fold a fitted sheet",
+    "hello",
+]
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    gold_id: str
+    as_of: datetime
+
+
+@dataclass
+class Scores:
+    """Ranking quality over a question set; `ranks` hold the gold's rank (None: not in top 5)."""
+
+    ranks: list[int | None] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def add(self, ranked: Sequence[str], gold: str, seconds: float) -> None:
+        top = list(ranked[:5])
+        self.ranks.append(top.index(gold) + 1 if gold in top else None)
+        self.latencies_ms.append(seconds * 1000)
+
+    def at(self, k: int) -> float:
+        return sum(1 for r in self.ranks if r is not None and r <= k) / max(len(self.ranks), 1)
+
+    def mrr(self) -> float:
+        return sum(1 / r for r in self.ranks if r is not None) / max(len(self.ranks), 1)
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def load_articles(newsqa: Path) -> list[Article]:
+    """newsqa articles through the product's own JSON parser (headline fallbacks included)."""
+    with (newsqa / "articles.jsonl").open(encoding="utf-8") as lines:
+        return [article_from_json(json.loads(line), line=n) for n, line in enumerate(lines, 1)]
+
+
+def load_questions(newsqa: Path) -> list[Question]:
+    questions = []
+    with (newsqa / "dev.jsonl").open(encoding="utf-8") as lines:
+        for line in lines:
+            item = json.loads(line)
+            day = date.fromisoformat(item["as_of"])
+            as_of = datetime.combine(day, clock.max, tzinfo=UTC)
+            questions.append(Question(item["question"], item["gold_id"], as_of))
+    return questions
+
+
+def add_typos(text: str, rng: random.Random) -> str:
+    """Edit one character (swap, drop, insert or replace) in about TYPO_RATE of the words."""
+
+    def edit(match: re.Match[str]) -> str:
+        word = match.group()
+        if rng.random() >= TYPO_RATE:
+            return word
+        i = rng.randrange(len(word) - 1)
+        kind = rng.randrange(4)
+        if kind == 0:
+            return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+        if kind == 1:
+            return word[:i] + word[i + 1 :]
+        if kind == 2:
+            return word[:i] + rng.choice(_LETTERS) + word[i:]
+        return word[:i] + rng.choice(_LETTERS.replace(word[i].lower(), "")) + word[i + 1 :]
+
+    return _TYPO_WORD.sub(edit, text)
+
+
+def conditions(questions: list[Question]) -> dict[str, list[tuple[str, Question, datetime | None]]]:
+    """(asked text, question, as_of) per condition: dated, dated with typos, undated."""
+    rng = random.Random(TYPO_SEED)
+    return {
+        "as of date": [(q.text, q, q.as_of) for q in questions],
+        "as of date, 20% typos": [(add_typos(q.text, rng), q, q.as_of) for q in questions],
+        "no dates": [(q.text, q, None) for q in questions],
+    }
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ----------------------------------------------------------------------------- our retriever
+
+
+def build_index(newsqa: Path, index_dir: Path) -> dict[str, float]:
+    """Child process: parse, index and save; report times and peak RSS."""
+    started = time.perf_counter()
+    articles = load_articles(newsqa)
+    parsed = time.perf_counter()
+    retriever = Retriever.open(index_dir)
+    passages = retriever.add(articles)
+    retriever.save(1)
+    built = time.perf_counter()
+    return {
+        "parse_s": parsed - started,
+        "build_s": built - parsed,
+        "passages": passages,
+        "rss_mb": peak_rss_mb(),
+    }
+
+
+def serve_questions(newsqa: Path, index_dir: Path) -> dict[str, Any]:
+    """Child process: load the saved index once, answer every condition; report all."""
+    started = time.perf_counter()
+    retriever = Retriever.open(index_dir)
+    load_s = time.perf_counter() - started
+    results: dict[str, Scores] = {}
+    for name, asked in conditions(load_questions(newsqa)).items():
+        scores = Scores()
+        for text, question, as_of in asked:
+            begin = time.perf_counter()
+            search = retriever.search(text, as_of=as_of, limit=5)
+            scores.add([hit.article_id for hit in search.hits], question.gold_id, begin)
+            scores.latencies_ms[-1] = (time.perf_counter() - begin) * 1000
+        results[name] = scores
+    # Plain values cross the process boundary (classes of __main__ do not unpickle there).
+    plain = {name: (scores.ranks, scores.latencies_ms) for name, scores in results.items()}
+    return {"load_s": load_s, "results": plain, "rss_mb": peak_rss_mb()}
+
+
+def in_child(function: Callable[..., Any], *args: Any) -> Any:
+    """Run `function` in a fresh process, so its peak RSS is its own."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(function, args)
+
+
+# ----------------------------------------------------------------------------- baselines
+
+
+class Baseline:
+    """Article ranking from passage scores: best passage per article, no future articles."""
+
+    def __init__(self, articles: list[Article]) -> None:
+        self.passage_article: list[str] = []
+        self.texts: list[str] = []
+        self.published = {a.id: a.published for a in articles}
+        for article in articles:
+            for passage in split_passages(article):
+                self.passage_article.append(article.id)
+                self.texts.append(passage.text)
+
+    def rank(self, passages: Sequence[int], as_of: datetime | None) -> list[str]:
+        ranked: list[str] = []
+        for index in passages:
+            article_id = self.passage_article[index]
+            published = self.published[article_id]
+            if as_of is not None and published is not None and published > as_of:
+                continue
+            if article_id not in ranked:
+                ranked.append(article_id)
+            if len(ranked) == 5:
+                break
+        return ranked
+
+
+class Bm25sBaseline(Baseline):
+    """Raw bm25s (English stopwords, Snowball stemmer) over the same passages."""
+
+    def __init__(self, articles: list[Article]) -> None:
+        import bm25s
+        import Stemmer
+
+        super().__init__(articles)
+        started = time.perf_counter()
+        self._bm25s = bm25s
+        self._stemmer = Stemmer.Stemmer("english")
+        tokens = bm25s.tokenize(
+            self.texts, stopwords="en", stemmer=self._stemmer, show_progress=False
+        )
+        self.model = bm25s.BM25()
+        self.model.index(tokens, show_progress=False)
+        self.build_s = time.perf_counter() - started
+
+    def search(self, text: str, as_of: datetime | None) -> list[str]:
+        query = self._bm25s.tokenize(
+            [text], stopwords="en", stemmer=self._stemmer, show_progress=False
+        )
+        if not query.vocab:
+            return []
+        found, _ = self.model.retrieve(query, k=300, show_progress=False, n_threads=1)
+        return self.rank([int(i) for i in found[0]], as_of)
+
+
+class FuzzyBaseline(Baseline):
+    """Brute force: rapidfuzz token_set_ratio of the question against every passage."""
+
+    def search(self, text: str, as_of: datetime | None) -> list[str]:
+        from rapidfuzz import fuzz, process, utils
+
+        best = process.extract(
+            text,
+            self.texts,
+            scorer=fuzz.token_set_ratio,
+            processor=utils.default_process,
+            limit=300,
+        )
+        return self.rank([index for _, _, index in best], as_of)
+
+
+def run_baseline(
+    search: Callable[[str, datetime | None], list[str]],
+    asked: list[tuple[str, Question, datetime | None]],
+) -> Scores:
+    scores = Scores()
+    for text, question, as_of in asked:
+        begin = time.perf_counter()
+        ranked = search(text, as_of)
+        scores.add(ranked, question.gold_id, begin)
+        scores.latencies_ms[-1] = (time.perf_counter() - begin) * 1000
+    return scores
+
+
+# ----------------------------------------------------------------------------- calibration
+
+
+def top_confidence(retriever: Retriever, text: str, as_of: datetime | None) -> float:
+    hits = retriever.search(text, as_of=as_of, limit=1).hits
+    return hits[0].score if hits else 0.0
+
+
+def calibration(index_dir: Path, articles: list[Article], questions: list[Question]) -> str:
+    """Confidence of the top hit on answerable vs unanswerable questions; threshold sweep.
+
+    Answerable: dev questions whose top hit is the gold article, on the full store and on
+    small stores (the gold plus 30 random articles). Unanswerable: off-topic questions on
+    the full store, and dev questions on small stores of 31 random articles without the gold.
+    """
+    rng = random.Random(11)
+    full = Retriever.open(index_dir)
+    positives: list[float] = []
+    negatives: list[float] = []
+    for question in questions:
+        hits = full.search(question.text, as_of=question.as_of, limit=1).hits
+        if hits and hits[0].article_id == question.gold_id:
+            positives.append(hits[0].score)
+    for text in OFF_TOPIC:
+        for question in questions[::12]:
+            negatives.append(top_confidence(full, text, question.as_of))
+    by_id = {article.id: article for article in articles}
+    for question in questions:
+        others = [a for a in rng.sample(articles, 32) if a.id != question.gold_id][:30]
+        small = Retriever()
+        small.add([*others, by_id[question.gold_id]])
+        hits = small.search(question.text, as_of=question.as_of, limit=1).hits
+        if hits and hits[0].article_id == question.gold_id:
+            positives.append(hits[0].score)
+        empty = Retriever()
+        empty.add([*others, *[a for a in rng.sample(articles, 2) if a.id != question.gold_id]])
+        negatives.append(top_confidence(empty, question.text, question.as_of))
+    rows = ["| threshold | answerable found | unanswerable found | balanced accuracy |"]
+    rows.append("|---|---|---|---|")
+    best = (0.0, 0.0)
+    for threshold in np.arange(0.30, 0.651, 0.05):
+        tpr = float(np.mean(np.array(positives) >= threshold))
+        fpr = float(np.mean(np.array(negatives) >= threshold))
+        balanced = (tpr + 1 - fpr) / 2
+        best = max(best, (balanced, float(threshold)))
+        rows.append(f"| {threshold:.2f} | {tpr:.3f} | {fpr:.3f} | {balanced:.3f} |")
+    rows.append("")
+    rows.append(
+        f"answerable n={len(positives)} (median {statistics.median(positives):.2f}), "
+        f"unanswerable n={len(negatives)} (median {statistics.median(negatives):.2f}); "
+        f"best balanced accuracy at {best[1]:.2f}; FOUND_THRESHOLD in code = {FOUND_THRESHOLD}"
+    )
+    return "\n".join(rows)
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def table(systems: dict[str, dict[str, Scores]], notes: dict[str, str]) -> str:
+    names = ["as of date", "as of date, 20% typos", "no dates"]
+    header = "| system | " + " | ".join(f"{n}: @1 / @5 / MRR" for n in names)
+    header += " | p50 ms | p99 ms | notes |"
+    rows = [header, "|" + "---|" * (len(names) + 4)]
+    for system, results in systems.items():
+        cells = [
+            f"{results[n].at(1):.3f} / {results[n].at(5):.3f} / {results[n].mrr():.3f}"
+            for n in names
+        ]
+        latency = results[names[0]]
+        rows.append(
+            f"| {system} | {' | '.join(cells)} | {latency.percentile(50):.2f} | "
+            f"{latency.percentile(99):.2f} | {notes.get(system, '')} |"
+        )
+    return "\n".join(rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--newsqa", type=Path, default=ROOT.parent / "shared" / "newsqa")
+    parser.add_argument(
+        "--fuzzy-every", type=int, default=4, help="rapidfuzz on every n-th question only"
+    )
+    parser.add_argument("--no-calibration", action="store_true")
+    args = parser.parse_args(argv)
+    newsqa: Path = args.newsqa.resolve()
+    if not (newsqa / "articles.jsonl").is_file():
+        print(f"newsqa not found at {newsqa}; nothing to measure", file=sys.stderr)
+        return 1
+    questions = load_questions(newsqa)
+    with tempfile.TemporaryDirectory(prefix="bench-index-") as tmp:
+        index_dir = Path(tmp)
+        build = in_child(build_index, newsqa, index_dir)
+        served = in_child(serve_questions, newsqa, index_dir)
+        articles = load_articles(newsqa)
+        bm25 = Bm25sBaseline(articles)
+        fuzzy = FuzzyBaseline(articles)
+        asked = conditions(questions)
+        subset = {name: items[:: args.fuzzy_every] for name, items in asked.items()}
+        systems = {
+            "Retriever (ours)": {
+                name: Scores(ranks, latencies)
+                for name, (ranks, latencies) in served["results"].items()
+            },
+            "bm25s raw": {name: run_baseline(bm25.search, items) for name, items in asked.items()},
+            "rapidfuzz brute force": {
+                name: run_baseline(fuzzy.search, items) for name, items in subset.items()
+            },
+        }
+        notes = {
+            "Retriever (ours)": f"{len(questions)} questions",
+            "bm25s raw": f"{len(questions)} questions; index built in {bm25.build_s:.1f} s",
+            "rapidfuzz brute force": f"every {args.fuzzy_every}th question "
+            f"({len(subset['as of date'])})",
+        }
+        print(f"## Retrieval on newsqa dev ({len(questions)} questions, {len(articles)} articles)")
+        print()
+        print(table(systems, notes))
+        print()
+        print(
+            f"Retriever: index of {build['passages']:.0f} passages built in "
+            f"{build['build_s']:.1f} s (+{build['parse_s']:.1f} s parsing JSON), "
+            f"peak RSS {build['rss_mb']:.0f} MB while building; serving process: index "
+            f"loaded in {served['load_s'] * 1000:.0f} ms, peak RSS {served['rss_mb']:.0f} MB."
+        )
+        if not args.no_calibration:
+            print()
+            print("## Calibration of found (confidence of the top hit)")
+            print()
+            print(calibration(index_dir, articles, questions))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Excerpts: the sentences of a hit's passage that answer the question, with marked terms."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot import text
+from bot.models import Article
+from bot.passages import split_passages, split_sentences
+
+MAX_EXCERPT_CHARS = 500
+_ELLIPSIS = "…"
+
+
+def excerpt(
+    article: Article, passage_ordinal: int, terms: Iterable[str]
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The best-matching sentence(s) of one passage, with a little context around them.
+
+    Args:
+        article: the article the passage belongs to.
+        passage_ordinal: the passage (see `split_passages`); out of range means the first.
+        terms: normalised question terms (stems, as in `Hit.terms`); empty gives the lead.
+
+    Returns:
+        The excerpt, plain text of at most MAX_EXCERPT_CHARS characters (an ellipsis marks
+        a cut), and the (start, end) offsets in it of the words whose stem is in `terms`,
+        in order and never overlapping.
+    """
+    wanted = frozenset(terms)
+    passages = split_passages(article)
+    passage = passages[passage_ordinal] if 0 <= passage_ordinal < len(passages) else passages[0]
+    sentences = split_sentences(passage.text) or [passage.text]
+    found = [{token.term for token in text.tokens(sentence)} & wanted for sentence in sentences]
+    best = max(range(len(sentences)), key=lambda i: (len(found[i]), -i))
+    chosen = _widen(sentences, found, best)
+    snippet = " ".join(sentences[chosen[0] : chosen[1]])
+    if len(snippet) > MAX_EXCERPT_CHARS:
+        snippet = _cut(snippet, wanted)
+    return snippet, _marks(snippet, wanted)
+
+
+def _widen(sentences: list[str], found: list[set[str]], best: int) -> tuple[int, int]:
+    """Grow [best, best+1) by whole neighbouring sentences while it fits the limit.
+
+    A neighbour holding question terms not yet covered comes first; otherwise the next
+    sentence (what follows usually completes the answer), then the previous one.
+    """
+    start, end = best, best + 1
+    size = len(sentences[best])
+    covered = set(found[best])
+    while True:
+        options = []
+        if end < len(sentences):
+            options.append((len(found[end] - covered), 1, end))
+        if start > 0:
+            options.append((len(found[start - 1] - covered), 0, start - 1))
+        options = [o for o in options if size + 1 + len(sentences[o[2]]) <= MAX_EXCERPT_CHARS]
+        if not options:
+            return start, end
+        _, _, pick = max(options)
+        size += 1 + len(sentences[pick])
+        covered |= found[pick]
+        if pick == end:
+            end += 1
+        else:
+            start -= 1
+
+
+def _cut(snippet: str, wanted: frozenset[str]) -> str:
+    """A window of at most MAX_EXCERPT_CHARS around the first marked word, cut at spaces."""
+    first = next((t.start for t in text.tokens(snippet) if t.term in wanted), 0)
+    budget = MAX_EXCERPT_CHARS - 2 * len(_ELLIPSIS)
+    begin = max(0, min(first - budget // 4, len(snippet) - budget))
+    if begin > 0:
+        space = snippet.find(" ", begin)
+        begin = space + 1 if 0 <= space < first else begin
+    finish = begin + budget
+    if finish < len(snippet):
+        space = snippet.rfind(" ", begin, finish)
+        finish = space if space > begin else finish
+    head = _ELLIPSIS if begin > 0 else ""
+    tail = _ELLIPSIS if finish < len(snippet) else ""
+    return head + snippet[begin:finish].strip() + tail
+
+
+def _marks(snippet: str, wanted: frozenset[str]) -> tuple[tuple[int, int], ...]:
+    return tuple((t.start, t.end) for t in text.tokens(snippet) if t.term in wanted)

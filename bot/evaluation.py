@@ -1,0 +1,126 @@
+"""Retrieval quality on a labelled questions file: article@1, article@5, MRR, latency."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from bot.errors import SourceError
+from bot.service import NewsDesk, end_of_day
+
+_WORD = re.compile(r"[^\W\d_]{3,}")
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+class LabelledQuestion(BaseModel):
+    """One line of a questions file such as newsqa's dev.jsonl."""
+
+    question: str
+    gold_id: str
+    as_of: str | None = None
+    qid: str | None = None
+
+
+def load_questions(path: Path) -> list[LabelledQuestion]:
+    """Read a JSON-lines questions file; a bad line is an error naming the file and line."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    questions = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            questions.append(LabelledQuestion.model_validate(json.loads(line)))
+        except (json.JSONDecodeError, ValidationError) as exc:
+            reason = str(exc).splitlines()[0]
+            raise SourceError(f"{path}:{number}: not a labelled question: {reason}") from None
+    return questions
+
+
+def add_typos(text: str, rate: float, rng: random.Random) -> str:
+    """Edit one character (swap, drop, insert or replace) in about `rate` of the words."""
+
+    def edit(match: re.Match[str]) -> str:
+        word = match.group()
+        if rng.random() >= rate:
+            return word
+        i = rng.randrange(len(word) - 1)
+        kind = rng.randrange(4)
+        if kind == 0:
+            return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+        if kind == 1:
+            return word[:i] + word[i + 1 :]
+        if kind == 2:
+            return word[:i] + rng.choice(_LETTERS) + word[i:]
+        return word[:i] + rng.choice(_LETTERS.replace(word[i].lower(), "")) + word[i + 1 :]
+
+    return _WORD.sub(edit, text)
+
+
+@dataclass
+class EvalReport:
+    """Scores over `n` questions; latencies in milliseconds."""
+
+    n: int = 0
+    at1: int = 0
+    at5: int = 0
+    reciprocal_ranks: float = 0.0
+    found: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+    def table(self) -> str:
+        n = max(self.n, 1)
+        rows = [
+            ("questions", f"{self.n}"),
+            ("article@1", f"{self.at1 / n:.3f}"),
+            ("article@5", f"{self.at5 / n:.3f}"),
+            ("MRR", f"{self.reciprocal_ranks / n:.3f}"),
+            ("found", f"{self.found / n:.3f}"),
+            ("latency p50 ms", f"{self.percentile(50):.2f}"),
+            ("latency p95 ms", f"{self.percentile(95):.2f}"),
+            ("latency p99 ms", f"{self.percentile(99):.2f}"),
+        ]
+        return "\n".join(["| metric | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
+
+
+def evaluate(
+    desk: NewsDesk,
+    questions: list[LabelledQuestion],
+    *,
+    typos: float = 0.0,
+    dates: bool = True,
+    seed: int = 13,
+) -> EvalReport:
+    """Ask every question (as of its date unless `dates` is False) and score the ranking."""
+    rng = random.Random(seed)
+    report = EvalReport()
+    for item in questions:
+        question = add_typos(item.question, typos, rng) if typos else item.question
+        as_of = end_of_day(date.fromisoformat(item.as_of)) if dates and item.as_of else None
+        started = time.perf_counter()
+        search = desk.retriever.search(question, as_of=as_of, limit=5)
+        report.latencies.append((time.perf_counter() - started) * 1000)
+        ranked = [hit.article_id for hit in search.hits]
+        report.n += 1
+        report.found += search.found
+        if item.gold_id in ranked:
+            rank = ranked.index(item.gold_id) + 1
+            report.at1 += rank == 1
+            report.at5 += rank <= 5
+            report.reciprocal_ranks += 1 / rank
+    return report

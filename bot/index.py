@@ -1,0 +1,605 @@
+"""The lexical index: BM25 postings of passages (headline included), kept in one .npz file.
+
+Layout. Every `add` of an article takes a new *slot*; its passages get consecutive ids, so
+the slots tile the passage array in order (that is what lets per-article maxima be taken
+with one `reduceat`). Removing or re-adding an article only marks its old slot dead; dead
+slots are dropped when the index is saved. Postings are term-major sparse matrices kept as
+a large *main* segment plus a small *delta* segment for recent additions, merged into main
+when the delta grows past an eighth of it (or on save), so an add never re-tokenises or
+re-sorts the whole collection. Document frequencies are kept up to date for BM25 idf, and
+the vocabulary of word forms with their frequencies is kept for typo correction.
+
+The headline's terms are counted in every passage of its article (as if prepended to each):
+it names the topic that the passage's sentences often only imply, and for the articles
+whose body is missing or boilerplate it is all there is to match.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+import numpy.typing as npt
+
+from bot import text
+from bot.models import Article
+from bot.passages import split_passages
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 2
+INDEX_FILE = "index.npz"
+# BM25 parameters (the Robertson/Lucene defaults).
+K1 = 1.2
+B = 0.75
+# A query keeps at most this many distinct terms.
+MAX_QUERY_TERMS = 64
+_NOTHING = (np.zeros(0, np.int32), np.zeros(0))
+# Word forms kept for typo correction: plain letters, of a length worth correcting.
+_MIN_WORD, _MAX_WORD = 2, 30
+NO_DATE = np.nan
+_SEPARATOR = "\x00"
+_UNSEEN, _STOPWORD = -2, -1
+
+Ints = npt.NDArray[np.int32]
+Floats = npt.NDArray[np.float64]
+
+
+class IndexFormatError(Exception):
+    """The index file is missing, unreadable or from another format version."""
+
+
+class _Postings:
+    """Term-major sparse matrix: for each term id, the documents holding it and its counts."""
+
+    def __init__(self, indptr: Ints, docs: Ints, tfs: npt.NDArray[np.uint16]) -> None:
+        self.indptr = indptr
+        self.docs = docs
+        self.tfs = tfs
+
+    @classmethod
+    def empty(cls) -> Self:
+        return cls(np.zeros(1, np.int32), np.zeros(0, np.int32), np.zeros(0, np.uint16))
+
+    @classmethod
+    def from_pairs(cls, term_ids: Ints, docs: Ints, tfs: Ints, n_terms: int) -> Self:
+        """Build from (term, doc, count) triples given in ascending doc order."""
+        order = np.argsort(term_ids, kind="stable")
+        counts = np.bincount(term_ids, minlength=n_terms)
+        indptr = np.zeros(n_terms + 1, np.int32)
+        np.cumsum(counts, out=indptr[1:])
+        clipped = np.minimum(tfs[order], np.iinfo(np.uint16).max).astype(np.uint16)
+        return cls(indptr, docs[order].astype(np.int32), clipped)
+
+    @property
+    def nnz(self) -> int:
+        return len(self.docs)
+
+    def pairs(self) -> tuple[Ints, Ints, Ints]:
+        term_ids = np.repeat(np.arange(len(self.indptr) - 1, dtype=np.int32), np.diff(self.indptr))
+        return term_ids, self.docs, self.tfs.astype(np.int32, copy=False)
+
+    def lookup(self, term_id: int) -> tuple[Ints, npt.NDArray[np.uint16]]:
+        if term_id + 1 >= len(self.indptr):
+            return self.docs[:0], self.tfs[:0]
+        start, end = self.indptr[term_id], self.indptr[term_id + 1]
+        return self.docs[start:end], self.tfs[start:end]
+
+
+class _Field:
+    """The passages as BM25 documents: postings, lengths and document frequencies."""
+
+    def __init__(self) -> None:
+        self.main = _Postings.empty()
+        self.delta = _Postings.empty()
+        self.pending: list[tuple[Ints, Ints, Ints]] = []
+        self.lengths: Floats = np.zeros(0)
+        self.df: Ints = np.zeros(0, np.int32)
+        self._norm: Floats | None = None
+
+    def norm(self, alive: npt.NDArray[np.bool_]) -> Floats:
+        """BM25 length normalisation K1 * (1 - B + B * length / average live length)."""
+        if self._norm is None:
+            live = self.lengths[alive]
+            average = max(float(live.mean()), 1e-9) if len(live) else 1.0
+            self._norm = K1 * (1.0 - B + B * self.lengths / average)
+        return self._norm
+
+    def append(self, pairs: tuple[Ints, Ints, Ints], lengths: Floats, n_terms: int) -> None:
+        term_ids, _, _ = pairs
+        self.pending.append(pairs)
+        self._norm = None
+        self.lengths = np.concatenate([self.lengths, lengths])
+        self.df = _grow(self.df, n_terms) + np.bincount(term_ids, minlength=n_terms)
+
+    def flush(self, n_terms: int, *, into_main: bool = False) -> None:
+        """Fold pending additions into delta, and delta into main when it grew too big."""
+        # Doc ids only grow, so main, then delta, then pending is ascending doc order.
+        fresh = [self.delta.pairs(), *self.pending] if self.pending else []
+        self.pending = []
+        size = sum(len(part[0]) for part in fresh) or self.delta.nnz
+        if size and (into_main or size * 8 > self.main.nnz):
+            parts = [self.main.pairs(), *(fresh or [self.delta.pairs()])]
+            self.main = _Postings.from_pairs(*_concat(parts), n_terms)
+            self.delta = _Postings.empty()
+        elif fresh:
+            self.delta = _Postings.from_pairs(*_concat(fresh), n_terms)
+
+    def lookup(self, term_id: int) -> tuple[Ints, Floats]:
+        main_docs, main_tfs = self.main.lookup(term_id)
+        delta_docs, delta_tfs = self.delta.lookup(term_id)
+        if not len(delta_docs):
+            return main_docs, main_tfs.astype(np.float64)
+        docs = np.concatenate([main_docs, delta_docs])
+        return docs, np.concatenate([main_tfs, delta_tfs]).astype(np.float64)
+
+    def recount(self, alive: npt.NDArray[np.bool_], n_terms: int) -> None:
+        """Recompute document frequencies over the live documents only."""
+        self.flush(n_terms)
+        df = np.zeros(n_terms, np.int32)
+        for segment in (self.main, self.delta):
+            term_ids, docs, _ = segment.pairs()
+            df += np.bincount(term_ids[alive[docs]], minlength=n_terms)
+        self.df = df
+        self._norm = None
+
+    def compact(self, keep: npt.NDArray[np.bool_], n_terms: int) -> None:
+        """Drop the documents not in `keep` and renumber the others densely."""
+        self.flush(n_terms, into_main=True)
+        new_ids = np.cumsum(keep) - 1
+        term_ids, docs, tfs = self.main.pairs()
+        kept = keep[docs]
+        self.main = _Postings.from_pairs(term_ids[kept], new_ids[docs[kept]], tfs[kept], n_terms)
+        self.lengths = self.lengths[keep]
+        self._norm = None
+
+
+@dataclass(frozen=True)
+class Match:
+    """How the terms of one query match the passages.
+
+    `scores` are BM25 scores by passage id (dead passages are not masked here: combine with
+    `LexicalIndex.slot_alive`); `idf` holds the idf of each query term (a term the index
+    never saw counts as the rarest); `postings` the ascending passage ids holding each term.
+    """
+
+    scores: Floats
+    idf: Floats
+    term_ids: tuple[int | None, ...]
+    postings: tuple[tuple[Ints, Floats], ...]
+
+    def counts(self, first: int, end: int) -> npt.NDArray[np.int32]:
+        """Counts of each query term (columns) in passages first..end-1 (rows)."""
+        counts = np.zeros((end - first, len(self.postings)), np.int32)
+        for i, (docs, tfs) in enumerate(self.postings):
+            low, high = np.searchsorted(docs, (first, end))
+            counts[docs[low:high] - first, i] = tfs[low:high]
+        return counts
+
+
+class LexicalIndex:
+    """BM25 postings of the passages of a set of articles; incremental and persistent."""
+
+    def __init__(self) -> None:
+        self.generation: int | None = None
+        self._terms: list[str] = []
+        self._term_ids: dict[str, int] = {}
+        self._words: Counter[str] = Counter()
+        self._slot_article: list[str] = []
+        self._slot_start: Ints = np.zeros(0, np.int32)
+        self._slot_published: Floats = np.zeros(0)
+        self._slot_alive: npt.NDArray[np.bool_] = np.zeros(0, bool)
+        self._live: dict[str, int] = {}
+        self._p_slot: Ints = np.zeros(0, np.int32)
+        # Headline term counts of each slot, CSR-like: slot s owns entries indptr[s]:indptr[s+1].
+        self._h_indptr: Ints = np.zeros(1, np.int32)
+        self._h_terms: Ints = np.zeros(0, np.int32)
+        self._h_tfs: Ints = np.zeros(0, np.int32)
+        self._p_ordinal: Ints = np.zeros(0, np.int32)
+        self._passages = _Field()
+        self._stale_df = False
+        self._alive: npt.NDArray[np.bool_] | None = None  # live passages, cached
+        self._n_live: int | None = None
+        self._form_terms: dict[str, int] = {}
+
+    # ----------------------------------------------------------------- introspection
+
+    def __len__(self) -> int:
+        """Number of live articles."""
+        return len(self._live)
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._live
+
+    @property
+    def n_passages(self) -> int:
+        """Passage ids run over 0..n_passages-1, dead ones included."""
+        return len(self._p_slot)
+
+    @property
+    def slot_start(self) -> Ints:
+        """First passage id of each slot; the slots tile the passage ids in order."""
+        return self._slot_start
+
+    @property
+    def slot_alive(self) -> npt.NDArray[np.bool_]:
+        return self._slot_alive
+
+    @property
+    def slot_published(self) -> Floats:
+        """Publication time of each slot in POSIX seconds; NaN when unknown."""
+        return self._slot_published
+
+    @property
+    def passage_slot(self) -> Ints:
+        return self._p_slot
+
+    @property
+    def passage_ordinal(self) -> Ints:
+        return self._p_ordinal
+
+    def slot_article(self, slot: int) -> str:
+        return self._slot_article[slot]
+
+    @property
+    def words(self) -> Counter[str]:
+        """Word forms seen in indexed text (stopwords included) with their frequencies.
+
+        Frequencies are counted on add and not decreased on remove: they only rank typo
+        corrections, for which a slightly stale count does no harm.
+        """
+        return self._words
+
+    def term_id(self, term: str) -> int | None:
+        return self._term_ids.get(term)
+
+    def rarest_idf(self) -> float:
+        """The idf a term held by no live passage gets: the ceiling of every query term's idf."""
+        self._refresh()
+        return float(np.log1p((self._live_passages() + 0.5) / 0.5))
+
+    def document_frequency(self, term: str) -> int:
+        """Number of live passages holding `term` (a stem)."""
+        term_id = self._term_ids.get(term)
+        self._refresh()
+        return 0 if term_id is None else int(self._passages.df[term_id])
+
+    # ----------------------------------------------------------------- updates
+
+    def add(self, articles: Iterable[Article]) -> int:
+        """Index `articles`; an article whose id is already indexed is replaced.
+
+        Returns:
+            The number of passages added.
+        """
+        batch = list({article.id: article for article in articles}.values())
+        self.remove(article.id for article in batch if article.id in self._live)
+        first_slot, first_passage = len(self._slot_article), self.n_passages
+        # Word form -> term id, for the length of this call: saves stemming every token.
+        self._form_terms = {}
+        p_rows = _Rows()
+        h_rows = _Rows()
+        p_slot: list[int] = []
+        p_ordinal: list[int] = []
+        starts: list[int] = []
+        for offset, article in enumerate(batch):
+            slot = first_slot + offset
+            starts.append(first_passage + len(p_slot))
+            headline = self._count(article.headline)
+            h_rows.add(slot, headline)
+            for passage in split_passages(article):
+                p_rows.add(first_passage + len(p_slot), self._count(passage.text) + headline)
+                p_slot.append(slot)
+                p_ordinal.append(passage.ordinal)
+            self._slot_article.append(article.id)
+            self._live[article.id] = slot
+        n_terms = len(self._terms)
+        self._passages.append(*p_rows.arrays(), n_terms)
+        self._slot_start = np.concatenate([self._slot_start, np.array(starts, np.int32)])
+        published = [_timestamp(article) for article in batch]
+        self._slot_published = np.concatenate([self._slot_published, published])
+        (h_terms, _, h_tfs), _ = h_rows.arrays()
+        h_ends = self._h_indptr[-1] + np.cumsum(h_rows.sizes(), dtype=np.int32)
+        self._h_indptr = np.concatenate([self._h_indptr, h_ends.astype(np.int32)])
+        self._h_terms = np.concatenate([self._h_terms, h_terms])
+        self._h_tfs = np.concatenate([self._h_tfs, h_tfs])
+        self._slot_alive = np.concatenate([self._slot_alive, np.ones(len(batch), bool)])
+        self._p_slot = np.concatenate([self._p_slot, np.array(p_slot, np.int32)])
+        self._p_ordinal = np.concatenate([self._p_ordinal, np.array(p_ordinal, np.int32)])
+        self._form_terms = {}
+        self._alive = None
+        return len(p_slot)
+
+    def _count(self, content: str) -> Counter[int]:
+        """Term ids of `content` with their counts; new terms join the vocabulary."""
+        forms = text.words(content)
+        self._words.update(forms)
+        known = self._form_terms
+        ids = [known.get(form, _UNSEEN) for form in forms]
+        if _UNSEEN in ids:
+            for form in forms:
+                if form not in known:
+                    known[form] = self._learn(form)
+            ids = [known[form] for form in forms]
+        counts = Counter(ids)
+        counts.pop(_STOPWORD, None)
+        return counts
+
+    def _learn(self, form: str) -> int:
+        """The term id of a new word form (_STOPWORD for a stopword)."""
+        if text.is_stopword(form):
+            return _STOPWORD
+        term = text.stem(form)
+        term_id = self._term_ids.get(term)
+        if term_id is None:
+            term_id = self._term_ids[term] = len(self._terms)
+            self._terms.append(term)
+        return term_id
+
+    def remove(self, article_ids: Iterable[str]) -> int:
+        """Forget these articles (unknown ids are ignored); returns how many were removed."""
+        slots = [
+            self._live.pop(article_id) for article_id in article_ids if article_id in self._live
+        ]
+        if slots:
+            self._slot_alive[slots] = False
+            self._stale_df = True
+            self._alive = None
+        return len(slots)
+
+    def _passage_alive(self) -> npt.NDArray[np.bool_]:
+        if self._alive is None:
+            self._alive = self._slot_alive[self._p_slot]
+            self._n_live = None
+        return self._alive
+
+    def _refresh(self) -> None:
+        n_terms = len(self._terms)
+        self._passages.flush(n_terms)
+        if self._stale_df:
+            self._passages.recount(self._passage_alive(), n_terms)
+            self._stale_df = False
+
+    # ----------------------------------------------------------------- scoring
+
+    def match(self, terms: Sequence[str]) -> Match:
+        """BM25 scores of every passage for `terms`, with what is needed to explain them.
+
+        Args:
+            terms: distinct query stems, at most MAX_QUERY_TERMS (later ones are ignored).
+        """
+        self._refresh()
+        field = self._passages
+        alive = self._passage_alive()
+        n_live = self._live_passages()
+        norm = field.norm(alive)
+        term_ids = [self._term_ids.get(term) for term in terms[:MAX_QUERY_TERMS]]
+        idf = np.zeros(len(term_ids))
+        postings: list[tuple[Ints, Floats]] = []
+        weights: list[Floats] = []
+        for i, term_id in enumerate(term_ids):
+            known = term_id is not None and term_id < len(field.df)
+            df = float(field.df[term_id]) if term_id is not None and known else 0.0
+            # A term the index never saw still weighs in idf (as the rarest of all).
+            idf[i] = np.log1p((n_live - df + 0.5) / (df + 0.5))
+            docs, tfs = field.lookup(term_id) if term_id is not None and known else _NOTHING
+            postings.append((docs, tfs))
+            weights.append(idf[i] * tfs * (K1 + 1.0) / (tfs + norm[docs]))
+        scores = np.bincount(
+            np.concatenate([np.zeros(0, np.int32), *(docs for docs, _ in postings)]),
+            weights=np.concatenate([np.zeros(0), *weights]),
+            minlength=len(alive),
+        ).astype(np.float64)
+        return Match(scores, idf, tuple(term_ids), tuple(postings))
+
+    def best_passage(self, match: Match, slot: int) -> tuple[int, list[bool]]:
+        """The passage of `slot` that best matches on its own text, and the terms it holds.
+
+        Headline terms count in every passage for ranking articles; here they are taken out,
+        so the passage chosen for the excerpt is the one whose sentences match the question.
+        Ties go to the higher full score, then to the earlier passage.
+
+        Returns:
+            The passage id, and for each query term whether that passage or the headline
+            holds it.
+        """
+        first = int(self._slot_start[slot])
+        end = (
+            int(self._slot_start[slot + 1]) if slot + 1 < len(self._slot_start) else self.n_passages
+        )
+        counts = match.counts(first, end)
+        headline = self._headline_counts(slot)
+        own = np.maximum(
+            counts - [headline.get(t, 0) if t is not None else 0 for t in match.term_ids], 0
+        )
+        norm = self._passages.norm(self._passage_alive())[first:end, None]
+        body = (match.idf * own * (K1 + 1.0) / (own + norm)).sum(axis=1)
+        order = np.lexsort((-np.arange(end - first), match.scores[first:end], body))
+        best = int(order[-1])
+        return first + best, [bool(n) for n in counts[best]]
+
+    def _headline_counts(self, slot: int) -> dict[int, int]:
+        low, high = self._h_indptr[slot], self._h_indptr[slot + 1]
+        return dict(
+            zip(self._h_terms[low:high].tolist(), self._h_tfs[low:high].tolist(), strict=True)
+        )
+
+    def _live_passages(self) -> int:
+        if self._n_live is None:
+            self._n_live = int(self._passage_alive().sum())
+        return max(self._n_live, 1)
+
+    # ----------------------------------------------------------------- persistence
+
+    def save(self, directory: Path, generation: int) -> None:
+        """Compact the index and write it to `directory` atomically, tagged `generation`."""
+        self._compact()
+        directory.mkdir(parents=True, exist_ok=True)
+        words = {w: n for w, n in self._words.items() if _MIN_WORD <= len(w) <= _MAX_WORD}
+        arrays: dict[str, Any] = {
+            "format": np.array(FORMAT_VERSION),
+            "generation": np.array(generation),
+            "terms": _pack(self._terms),
+            "words": _pack(list(words)),
+            "word_counts": np.fromiter(words.values(), np.int64, len(words)),
+            "slot_article": _pack(self._slot_article),
+            "slot_start": self._slot_start,
+            "h_indptr": self._h_indptr,
+            "h_terms": self._h_terms,
+            "h_tfs": self._h_tfs,
+            "slot_published": self._slot_published,
+            "p_slot": self._p_slot.astype(np.int32),
+            "p_ordinal": self._p_ordinal.astype(np.int32),
+        }
+        field = self._passages
+        arrays["indptr"] = field.main.indptr
+        arrays["docs"] = field.main.docs.astype(np.int32, copy=False)
+        arrays["tfs"] = field.main.tfs
+        arrays["lengths"] = field.lengths.astype(np.float32)
+        arrays["df"] = field.df.astype(np.int32, copy=False)
+        partial = directory / f".{INDEX_FILE}.{os.getpid()}.tmp"
+        with partial.open("wb") as handle:
+            np.savez(handle, **arrays)
+        partial.replace(directory / INDEX_FILE)
+        self.generation = generation
+
+    def _compact(self) -> None:
+        self._refresh()
+        n_terms = len(self._terms)
+        if self._slot_alive.all():  # nothing to drop: a fresh build, or only additions
+            self._passages.flush(n_terms, into_main=True)
+            return
+        keep_slots = self._slot_alive.copy()
+        keep_passages = self._passage_alive()
+        self._passages.compact(keep_passages, n_terms)
+        self._p_slot = (np.cumsum(keep_slots) - 1)[self._p_slot[keep_passages]]
+        self._p_ordinal = self._p_ordinal[keep_passages]
+        self._slot_article = [
+            a for a, keep in zip(self._slot_article, keep_slots, strict=True) if keep
+        ]
+        self._slot_published = self._slot_published[keep_slots]
+        self._slot_start = (np.cumsum(keep_passages) - 1)[self._slot_start[keep_slots]]
+        sizes = np.diff(self._h_indptr)
+        kept_entries = np.repeat(keep_slots, sizes)
+        self._h_terms = self._h_terms[kept_entries]
+        self._h_tfs = self._h_tfs[kept_entries]
+        self._h_indptr = np.concatenate([[0], np.cumsum(sizes[keep_slots])]).astype(np.int32)
+        self._slot_alive = np.ones(len(self._slot_article), bool)
+        self._live = {article_id: slot for slot, article_id in enumerate(self._slot_article)}
+        self._alive = None
+
+    @classmethod
+    def load(cls, directory: Path) -> LexicalIndex:
+        """Read an index saved by `save`.
+
+        Raises:
+            IndexFormatError: no index there, or it cannot be read, or another format version.
+        """
+        path = directory / INDEX_FILE
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+        except (OSError, ValueError) as error:
+            raise IndexFormatError(f"cannot read {path}: {error}") from error
+        if int(arrays.get("format", -1)) != FORMAT_VERSION:
+            raise IndexFormatError(f"{path} is not index format {FORMAT_VERSION}")
+        try:
+            return cls._from_arrays(arrays)
+        except (KeyError, ValueError, IndexError) as error:
+            raise IndexFormatError(f"{path} is damaged: {error}") from error
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict[str, Any]) -> LexicalIndex:
+        index = cls()
+        index.generation = int(arrays["generation"])
+        index._terms = _unpack(arrays["terms"])
+        index._term_ids = {term: i for i, term in enumerate(index._terms)}
+        index._words = Counter(
+            dict(zip(_unpack(arrays["words"]), arrays["word_counts"].tolist(), strict=True))
+        )
+        index._slot_article = _unpack(arrays["slot_article"])
+        index._slot_start = arrays["slot_start"].astype(np.int32, copy=False)
+        index._h_indptr = arrays["h_indptr"].astype(np.int32, copy=False)
+        index._h_terms = arrays["h_terms"].astype(np.int32, copy=False)
+        index._h_tfs = arrays["h_tfs"].astype(np.int32, copy=False)
+        index._slot_published = arrays["slot_published"].astype(np.float64, copy=False)
+        index._slot_alive = np.ones(len(index._slot_article), bool)
+        index._live = {article_id: slot for slot, article_id in enumerate(index._slot_article)}
+        index._p_slot = arrays["p_slot"].astype(np.int32, copy=False)
+        index._p_ordinal = arrays["p_ordinal"].astype(np.int32, copy=False)
+        field = index._passages
+        field.main = _Postings(
+            arrays["indptr"].astype(np.int32, copy=False),
+            arrays["docs"].astype(np.int32, copy=False),
+            arrays["tfs"],
+        )
+        field.lengths = arrays["lengths"].astype(np.float64, copy=False)
+        field.df = arrays["df"].astype(np.int32, copy=False)
+        return index
+
+
+def _grow(values: Ints, size: int) -> Ints:
+    if len(values) >= size:
+        return values
+    return np.concatenate([values, np.zeros(size - len(values), values.dtype)])
+
+
+class _Rows:
+    """Term counts of documents being added, gathered as small arrays (cheap in memory)."""
+
+    def __init__(self) -> None:
+        self._terms: list[Ints] = []
+        self._docs: list[Ints] = []
+        self._tfs: list[Ints] = []
+        self._lengths: list[int] = []
+
+    def add(self, doc: int, counts: Counter[int]) -> None:
+        size = len(counts)
+        self._terms.append(np.fromiter(counts.keys(), np.int32, size))
+        self._tfs.append(np.fromiter(counts.values(), np.int32, size))
+        self._docs.append(np.full(size, doc, np.int32))
+        self._lengths.append(sum(counts.values()))
+
+    def sizes(self) -> Ints:
+        """Number of distinct terms of each document."""
+        return np.array([len(terms) for terms in self._terms], np.int32)
+
+    def arrays(self) -> tuple[tuple[Ints, Ints, Ints], Floats]:
+        """(term ids, doc ids, counts) of every row, and the length of each document."""
+        empty = np.zeros(0, np.int32)
+        pairs = (
+            np.concatenate([empty, *self._terms]),
+            np.concatenate([empty, *self._docs]),
+            np.concatenate([empty, *self._tfs]),
+        )
+        return pairs, np.array(self._lengths, np.float64)
+
+
+def _concat(parts: Sequence[tuple[Ints, Ints, Ints]]) -> tuple[Ints, Ints, Ints]:
+    return (
+        np.concatenate([part[0] for part in parts]),
+        np.concatenate([part[1] for part in parts]),
+        np.concatenate([part[2] for part in parts]),
+    )
+
+
+def _timestamp(article: Article) -> float:
+    return article.published.timestamp() if article.published is not None else NO_DATE
+
+
+def _pack(strings: list[str]) -> npt.NDArray[np.uint8]:
+    """Strings as one UTF-8 buffer (NUL-separated): compact, and loads without pickle."""
+    if any(_SEPARATOR in value for value in strings):
+        raise ValueError("a packed string holds a NUL character")
+    return np.frombuffer(_SEPARATOR.join(strings).encode(), np.uint8)
+
+
+def _unpack(buffer: npt.NDArray[np.uint8]) -> list[str]:
+    joined = buffer.tobytes().decode()
+    return joined.split(_SEPARATOR) if joined else []

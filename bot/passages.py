@@ -1,0 +1,140 @@
+"""Split an article into passages: the units the index scores and the excerpts come from.
+
+Deterministic, so a passage is found again from (article, ordinal) without storing its text:
+summary bullets first (one passage each), then the body packed into windows of whole
+sentences of about 40-80 words. A window closes at a paragraph end once it holds 40 words,
+so short news paragraphs are merged and long ones are cut between sentences; a subheading
+opens a new window and stays attached to the text under it. The caption, if any, comes last.
+An article with no text at all gets one passage holding its headline, so that every article
+has at least one passage. The headline is indexed as its own field, not repeated here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from bot.models import Article, Passage
+
+MIN_WORDS = 40
+MAX_WORDS = 80
+# A sentence longer than this (a list, a table flattened to text) is cut every CHUNK_WORDS.
+LONG_SENTENCE_WORDS = 120
+CHUNK_WORDS = 60
+
+# End of a sentence: . ! or ? (closing quotes/brackets allowed), space, then what can open one.
+_BOUNDARY = re.compile(r"[.!?…][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+# Words after which a period does not end a sentence.
+_ABBREVIATIONS = frozenset(
+    """
+    mr mrs ms dr prof gen maj lt col capt cpt sgt adm cmdr gov sen rep rev st jr sr no nos
+    vs etc inc corp co ltd dept univ est approx fig jan feb mar apr jun jul aug sep sept
+    oct nov dec
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """Sentences of one paragraph, in order, whitespace-trimmed; never empty strings."""
+    sentences: list[str] = []
+    start = 0
+    for match in _BOUNDARY.finditer(paragraph):
+        if _is_abbreviation(paragraph[start : match.start() + 1]):
+            continue
+        sentences.append(paragraph[start : match.end()].strip())
+        start = match.end()
+    sentences.append(paragraph[start:].strip())
+    return [sentence for sentence in sentences if sentence]
+
+
+def _is_abbreviation(text: str) -> bool:
+    """Whether `text`, which ends with the candidate full stop, ends with an abbreviation."""
+    if not text.endswith("."):
+        return False
+    last = text[:-1].rsplit(None, 1)[-1] if text[:-1].strip() else ""
+    last = last.lstrip("\"'“‘([")
+    # Initials and dotted acronyms: "F.", "U.S.", "D.C."
+    if len(last) == 1 and last.isalpha():
+        return True
+    if "." in last and all(len(part) <= 2 for part in last.split(".")):
+        return True
+    return last.casefold() in _ABBREVIATIONS
+
+
+def _pieces(sentence: str) -> Iterator[str]:
+    """A sentence, or chunks of CHUNK_WORDS words of it when it is absurdly long."""
+    words = sentence.split()
+    if len(words) <= LONG_SENTENCE_WORDS:
+        yield sentence
+        return
+    for start in range(0, len(words), CHUNK_WORDS):
+        yield " ".join(words[start : start + CHUNK_WORDS])
+
+
+class _Packer:
+    """Greedy packing of sentences into windows of MIN_WORDS..MAX_WORDS words."""
+
+    def __init__(self) -> None:
+        self.windows: list[str] = []
+        self._current: list[str] = []
+        self._count = 0
+
+    def add_sentence(self, sentence: str) -> None:
+        for piece in _pieces(sentence):
+            size = len(piece.split())
+            if self._count >= MIN_WORDS and self._count + size > MAX_WORDS:
+                self.close()
+            self._current.append(piece)
+            self._count += size
+
+    def end_paragraph(self) -> None:
+        if self._count >= MIN_WORDS:
+            self.close()
+
+    def close(self) -> None:
+        if self._current:
+            self.windows.append(" ".join(self._current))
+        self._current = []
+        self._count = 0
+
+
+def _body_windows(article: Article) -> list[str]:
+    subheadings = set(article.subheadings)
+    packer = _Packer()
+    for paragraph in article.body:
+        text = paragraph.strip()
+        if not text:
+            continue
+        if text in subheadings:
+            packer.close()
+            packer.add_sentence(text)
+            continue
+        for sentence in split_sentences(text):
+            packer.add_sentence(sentence)
+        packer.end_paragraph()
+    packer.close()
+    return packer.windows
+
+
+def split_passages(article: Article) -> list[Passage]:
+    """Passages of `article` in reading order; ordinals are 0..n-1; never empty.
+
+    Args:
+        article: the article to split.
+
+    Returns:
+        Summary bullets (kind "summary"), body windows ("body"), the caption ("caption");
+        or, for an article without any text, a single passage of its headline ("headline").
+    """
+    parts: list[tuple[str, str]] = [
+        ("summary", bullet.strip()) for bullet in article.summary if bullet.strip()
+    ]
+    parts += [("body", window) for window in _body_windows(article)]
+    if article.caption and article.caption.strip():
+        parts.append(("caption", article.caption.strip()))
+    if not parts:
+        parts.append(("headline", article.headline.strip() or article.headline))
+    return [
+        Passage(article_id=article.id, ordinal=ordinal, kind=kind, text=text)
+        for ordinal, (kind, text) in enumerate(parts)
+    ]

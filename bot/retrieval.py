@@ -1,0 +1,245 @@
+"""Ranking: question -> ranked article hits with a calibrated confidence (no I/O but the index).
+
+The ranking, per article: the BM25 score of its best passage (headline terms count in every
+passage, see `bot.index`), plus a recency prior on the days between publication and the
+question's date.
+Misspelled question words (not in the index vocabulary) are corrected first.
+The confidence of a hit is the idf-weighted share of the question's content terms found in
+its best passage or headline, which stays meaningful on a store of two articles where BM25
+magnitudes do not; a question is found when a hit's confidence reaches FOUND_THRESHOLD, and
+such hits are listed before those that fall short.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from bot import text
+from bot.index import IndexFormatError, LexicalIndex, Match
+from bot.models import Article, Hit
+
+logger = logging.getLogger(__name__)
+
+# Recency prior: + RECENCY_WEIGHT * log(TAU / (TAU + days)), days between publication and
+# the question's date; an article without a date counts as UNDATED_DAYS old.
+RECENCY_WEIGHT = 5.0
+RECENCY_TAU_DAYS = 3.0
+UNDATED_DAYS = 30.0
+# Confidence: the share of the question's idf mass found in the best passage (headline
+# included), the denominator padded with PHANTOM_SHARE of an unseen term's idf, so that a
+# question of one or two matched words is not deemed answered on that alone.
+PHANTOM_SHARE = 0.5
+# Calibrated with benchmarks/bench_retrieval.py on newsqa: the confidence of the top hit for
+# answerable questions (dev questions whose top hit is right, on the full store and on small
+# stores of 31 articles) against unanswerable ones (off-topic questions on the full store,
+# dev questions on small stores without their article). Balanced accuracy peaks at 0.35-0.40
+# (0.87; 90 % of answerable found, 15 % of unanswerable); the stricter end is kept.
+FOUND_THRESHOLD = 0.40
+# Typo correction of words the index does not know: words of MIN_CORRECTABLE letters or
+# more, within one edit (OSA: a swap of neighbours is one edit), two from LONG_WORD letters.
+MIN_CORRECTABLE = 4
+LONG_WORD = 7
+MAX_EDITS = 2
+_DAY = 86_400.0
+
+
+class Search(BaseModel):
+    """The outcome of one question.
+
+    `hits` are the best articles, at most `limit`, each with a confidence in [0, 1]: those
+    whose confidence clears FOUND_THRESHOLD first, then the others, each group in rank order.
+    `found` says whether any clears it; when none does, the hits are only suggestions
+    (`did_you_mean`). `terms` are the query stems used; `corrections` maps misspelled
+    question words to the index words used instead.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    question: str
+    found: bool
+    hits: list[Hit] = Field(default_factory=list)
+    terms: tuple[str, ...] = ()
+    corrections: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def did_you_mean(self) -> list[Hit]:
+        """The closest articles when nothing was found (empty when something was)."""
+        return [] if self.found else self.hits
+
+
+class Retriever:
+    """Searches articles by question; owns the lexical index and its directory."""
+
+    def __init__(self, index: LexicalIndex | None = None, index_dir: Path | None = None) -> None:
+        self._index = index if index is not None else LexicalIndex()
+        self._index_dir = index_dir
+        self._speller: _Speller | None = None
+
+    @classmethod
+    def open(cls, index_dir: Path) -> Retriever:
+        """Load the index saved in `index_dir`, or start empty (generation None) if none is."""
+        try:
+            index = LexicalIndex.load(index_dir)
+        except IndexFormatError as error:
+            logger.info("starting an empty index: %s", error)
+            index = LexicalIndex()
+        return cls(index, index_dir)
+
+    @property
+    def generation(self) -> int | None:
+        """The generation given to the last `save`, or None for an index never saved."""
+        return self._index.generation
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._index
+
+    def add(self, articles: Iterable[Article]) -> int:
+        """Index (or re-index) articles; returns the number of passages added."""
+        self._speller = None
+        return self._index.add(articles)
+
+    def remove(self, article_ids: Iterable[str]) -> int:
+        """Drop articles from the index; returns how many were there."""
+        return self._index.remove(article_ids)
+
+    def save(self, generation: int) -> None:
+        """Persist the index to its directory, tagged with the caller's `generation`."""
+        if self._index_dir is None:
+            raise ValueError("this retriever has no index directory")
+        self._index.save(self._index_dir, generation)
+
+    def search(self, question: str, *, as_of: datetime | None = None, limit: int = 5) -> Search:
+        """Rank articles for `question` as of a date.
+
+        Args:
+            question: free text.
+            as_of: the moment the question is asked; articles published later are left out.
+                None means now. A naive datetime is taken as UTC.
+            limit: at most this many hits (values below 1 count as 1).
+
+        Returns:
+            The hits with their confidence (answers first), and whether any is an answer.
+        """
+        terms, corrections = self._query_terms(question)
+        if not terms or not len(self._index):
+            return Search(question=question, found=False, terms=terms, corrections=corrections)
+        match = self._index.match(terms)
+        scores = self._article_scores(match, _moment(as_of))
+        ranked = [self._hit(slot, match, terms) for slot in _top(scores, max(limit, 1))]
+        # Recency orders answers among themselves, but does not put an article that does not
+        # answer (a fresh one, say) above one that does: confident hits come first.
+        hits = [hit for hit in ranked if hit.score >= FOUND_THRESHOLD]
+        found = bool(hits)
+        hits += [hit for hit in ranked if hit.score < FOUND_THRESHOLD]
+        return Search(
+            question=question, found=found, hits=hits, terms=terms, corrections=corrections
+        )
+
+    def _query_terms(self, question: str) -> tuple[tuple[str, ...], dict[str, str]]:
+        """Distinct stems of the question's content words, misspelled ones corrected first."""
+        corrections: dict[str, str] = {}
+        forms: list[str] = []
+        for form in text.words(question):
+            if text.is_stopword(form):
+                continue
+            if self._unknown(form):
+                fixed = self._spell().correct(form)
+                if fixed is not None:
+                    corrections[form] = fixed
+                    if text.is_stopword(fixed):
+                        continue
+                    form = fixed
+            forms.append(form)
+        return tuple(dict.fromkeys(text.stems(forms))), corrections
+
+    def _unknown(self, form: str) -> bool:
+        """Whether a word is worth correcting: letters only, long enough, and unknown."""
+        return (
+            len(form) >= MIN_CORRECTABLE
+            and form.isalpha()
+            and form not in self._index.words
+            and self._index.term_id(text.stem(form)) is None
+        )
+
+    def _spell(self) -> _Speller:
+        if self._speller is None:
+            self._speller = _Speller(self._index.words)
+        return self._speller
+
+    def _article_scores(self, match: Match, moment: float) -> np.ndarray:
+        index = self._index
+        scores = np.maximum.reduceat(match.scores, index.slot_start)
+        days = (moment - index.slot_published) / _DAY
+        days = np.where(np.isnan(days), UNDATED_DAYS, days)
+        prior = RECENCY_WEIGHT * np.log(RECENCY_TAU_DAYS / (RECENCY_TAU_DAYS + np.maximum(days, 0)))
+        eligible = index.slot_alive & (days >= 0) & (scores > 0)
+        return np.where(eligible, scores + prior, -np.inf)
+
+    def _hit(self, slot: int, match: Match, terms: tuple[str, ...]) -> Hit:
+        index = self._index
+        best, present = index.best_passage(match, slot)
+        matched = [i for i, held in enumerate(present) if held]
+        phantom = PHANTOM_SHARE * index.rarest_idf()
+        confidence = float(match.idf[matched].sum()) / (float(match.idf.sum()) + phantom)
+        return Hit(
+            article_id=index.slot_article(slot),
+            passage=int(index.passage_ordinal[best]),
+            score=min(max(confidence, 0.0), 1.0),
+            terms=tuple(terms[i] for i in matched),
+        )
+
+
+class _Speller:
+    """Corrects a word to the closest index word, the most frequent among equals."""
+
+    def __init__(self, vocabulary: dict[str, int]) -> None:
+        self._by_length: dict[int, tuple[list[str], np.ndarray]] = {}
+        grouped: dict[int, list[str]] = {}
+        for word in vocabulary:
+            if word.isalpha():
+                grouped.setdefault(len(word), []).append(word)
+        for length, words in grouped.items():
+            counts = np.array([vocabulary[word] for word in words], np.float64)
+            self._by_length[length] = (words, counts)
+
+    def correct(self, word: str) -> str | None:
+        """The closest, then most frequent, known word; None when none is close enough."""
+        edits = MAX_EDITS if len(word) >= LONG_WORD else 1
+        best: tuple[int, float, str] | None = None
+        for length in range(len(word) - edits, len(word) + edits + 1):
+            words, counts = self._by_length.get(length, ([], np.zeros(0)))
+            for candidate, distance, position in process.extract(
+                word, words, scorer=OSA.distance, score_cutoff=edits, limit=None
+            ):
+                key = (int(distance), -float(counts[position]), candidate)
+                if best is None or key < best:
+                    best = key
+        return best[2] if best is not None else None
+
+
+def _moment(as_of: datetime | None) -> float:
+    if as_of is None:
+        return datetime.now(UTC).timestamp()
+    if as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=UTC)
+    return as_of.timestamp()
+
+
+def _top(scores: np.ndarray, limit: int) -> list[int]:
+    candidates = np.flatnonzero(np.isfinite(scores))
+    if len(candidates) > limit:
+        part = np.argpartition(-scores[candidates], limit - 1)[:limit]
+        candidates = candidates[part]
+    order = np.argsort(-scores[candidates], kind="stable")
+    return [int(slot) for slot in candidates[order]]

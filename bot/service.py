@@ -1,0 +1,463 @@
+"""NewsDesk: the one API every adapter calls (ingest, ask, headlines, feedback)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from importlib import resources
+from pathlib import Path
+
+from bot.answer import excerpt
+from bot.digest import Digest, compose
+from bot.errors import SourceError
+from bot.models import Answer, Article, FeedStatus, Hit, Result, Subscription
+from bot.retrieval import FOUND_THRESHOLD, Retriever
+from bot.schedule import Due, due_now, missed, next_delivery, parse_clock, parse_timezone
+from bot.settings import Settings
+from bot.sources import Problem, load_path
+from bot.sources.feeds import FeedState, fetch_feed
+from bot.store import Store, UpsertCounts
+
+log = logging.getLogger(__name__)
+
+# Longer questions are cut, not refused: search needs only the first few sentences.
+MAX_QUESTION_CHARS = 500
+
+
+def bundled_seeds() -> Path:
+    """The seed articles: inside the installed package, or `seeds/` beside a source checkout."""
+    packaged = Path(str(resources.files("bot"))) / "_seeds"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "seeds"
+
+
+def index_dir_for(db: Path) -> Path:
+    """Where the search index of the store at `db` lives: beside it, `<name>.index/`."""
+    return db.with_name(db.name + ".index")
+
+
+def store_health(db: Path) -> int:
+    """Open the store and count its articles (raises StoreError when it cannot)."""
+    store = Store.open(db)
+    try:
+        return store.count()
+    finally:
+        store.close()
+
+
+def end_of_day(day: date) -> datetime:
+    """A bare date as an "as of" moment: the end of that day in UTC, so its articles count."""
+    return datetime.combine(day, time.max, tzinfo=UTC)
+
+
+def clean_question(text: str) -> str:
+    """Drop control characters and cut to MAX_QUESTION_CHARS; keeps any script or emoji."""
+    kept = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
+    return " ".join(kept.split())[:MAX_QUESTION_CHARS]
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did. `problems` name each file (and line) that failed, with why."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return len(self.problems)
+
+    def merge(self, other: IngestReport) -> None:
+        self.added += other.added
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.problems += other.problems
+
+    def absorb(self, counts: UpsertCounts) -> None:
+        self.added += counts.added
+        self.updated += counts.updated
+        self.unchanged += counts.unchanged
+
+
+class NewsDesk:
+    """Articles in, answers out. Created once at start-up and passed to every adapter."""
+
+    def __init__(self, settings: Settings, store: Store, retriever: Retriever) -> None:
+        self.settings = settings
+        self.store = store
+        self.retriever = retriever
+        self.digests = DigestDesk(self)
+        # The index is not thread-safe; feed refreshes write it from worker threads while
+        # the bot searches it on the event loop.
+        self._index_lock = threading.RLock()
+
+    @classmethod
+    def open(cls, settings: Settings, *, seed: bool = True) -> NewsDesk:
+        """Open the store and its index, rebuilding a stale index and seeding an empty store."""
+        store = Store.open(settings.db)
+        retriever = Retriever.open(index_dir_for(settings.db))
+        desk = cls(settings, store, retriever)
+        desk._sync_index()
+        if seed and store.count() == 0:
+            report = desk.ingest([settings.seeds or bundled_seeds()])
+            log.info("seeded an empty store with %d articles", report.added)
+        return desk
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _sync_index(self) -> None:
+        """Rebuild the index from the store when it was saved at another generation."""
+        generation = self.store.generation
+        if self.retriever.generation == generation and len(self.retriever) > 0:
+            return
+        if self.store.count() == 0 and len(self.retriever) == 0:
+            return
+        log.info("rebuilding the search index (store generation %d)", generation)
+        index_dir = index_dir_for(self.settings.db)
+        shutil.rmtree(index_dir, ignore_errors=True)
+        self.retriever = Retriever.open(index_dir)
+        self.retriever.add(list(self.store.iter_articles()))
+        self.retriever.save(generation)
+
+    # -- ingest -------------------------------------------------------------------------------
+
+    def ingest(self, paths: Sequence[Path | str]) -> IngestReport:
+        """Load files and directories into the store and the index.
+
+        One bad file or article is reported in `problems` and the rest still load; the
+        store write is one transaction, so a crash leaves the store as it was before.
+        """
+        report = IngestReport()
+        articles: list[Article] = []
+        for path in paths:
+            if isinstance(path, str) and "://" in path:
+                report.merge(self.ingest_feed(path))
+                continue
+            for item in load_path(Path(path)):
+                if isinstance(item, Problem):
+                    report.problems.append(item)
+                else:
+                    articles.append(item)
+        self.add_articles(articles, report)
+        return report
+
+    def ingest_feed(self, url: str, *, name: str | None = None) -> IngestReport:
+        """Fetch one feed (conditional GET) and add its items; remember how it went.
+
+        A failure is one problem naming the feed and the reason, and leaves the articles
+        exactly as they were: the feed's items are written all at once or not at all.
+        """
+        report = IngestReport()
+        previous = self.store.feed_status(url)
+        now = datetime.now(UTC)
+        try:
+            fetched = fetch_feed(
+                url, state=_feed_state(url, previous), timeout=self.settings.feed_timeout
+            )
+        except SourceError as exc:
+            report.problems.append(Problem(url, None, str(exc)))
+            self.store.save_feed_status(
+                (previous or FeedStatus(url=url, name=name)).model_copy(
+                    update={"last_error": str(exc), "last_error_at": now}
+                )
+            )
+            return report
+        articles = fetched.feed.articles if fetched.feed else []
+        if name:
+            articles = [a.model_copy(update={"source": name}) for a in articles]
+        self.add_articles(articles, report)
+        self.store.save_feed_status(
+            FeedStatus(
+                url=url,
+                name=name
+                or (fetched.feed.title if fetched.feed else None)
+                or (previous and previous.name),
+                etag=fetched.state.etag,
+                last_modified=fetched.state.last_modified,
+                last_success=now,
+                last_error=None,
+                items=fetched.state.item_count,
+                added=(previous.added if previous else 0) + report.added,
+            )
+        )
+        return report
+
+    def feeds(self) -> list[FeedStatus]:
+        """Every feed fetched so far, with its last success, last error and item counts."""
+        return self.store.feed_statuses()
+
+    def add_articles(self, articles: Iterable[Article], report: IngestReport) -> None:
+        """Upsert articles and update the index incrementally."""
+        with self._index_lock:
+            counts, changed = self.store.upsert(_dedupe(articles))
+            report.absorb(counts)
+            if changed:
+                self.retriever.add(changed)
+                self.retriever.save(self.store.generation)
+
+    def prune(self, older_than: datetime) -> int:
+        """Delete articles published before `older_than` (undated ones are kept).
+
+        Returns:
+            How many articles were deleted (0 when none were that old).
+        """
+        with self._index_lock:
+            ids = self.store.published_before(older_than)
+            removed = self.store.delete(ids)
+            if removed:
+                self.retriever.remove(ids)
+                self.retriever.save(self.store.generation)
+        return removed
+
+    # -- questions ------------------------------------------------------------------------------
+
+    def ask(
+        self,
+        question: str,
+        *,
+        as_of: datetime | None = None,
+        top: int | None = None,
+        within: Sequence[str] | None = None,
+    ) -> Answer:
+        """Answer a free-text question from the articles published up to `as_of` (default now).
+
+        Returns found=False with the closest articles as did-you-mean when nothing clears
+        the confidence threshold (an empty or unusable question finds nothing). `within`
+        restricts the answer to those article ids (e.g. a digest's stories).
+        """
+        cleaned = clean_question(question)
+        limit = top or self.settings.top
+        if not cleaned:
+            return Answer(question=question, found=False)
+        if within is not None:
+            with self._index_lock:
+                search = self.retriever.search(cleaned, as_of=as_of, limit=max(limit, 100))
+            allowed = set(within)
+            hits = [hit for hit in search.hits if hit.article_id in allowed][:limit]
+            results = self._results(hits)
+            found = bool(results) and hits[0].score >= FOUND_THRESHOLD
+            return Answer(question=question, found=found, results=results)
+        with self._index_lock:
+            search = self.retriever.search(cleaned, as_of=as_of, limit=limit)
+        results = self._results(search.hits)
+        return Answer(question=question, found=search.found and bool(results), results=results)
+
+    def _results(self, hits: Sequence[Hit]) -> list[Result]:
+        articles = self.store.get_many([hit.article_id for hit in hits])
+        results = []
+        for hit in hits:
+            article = articles.get(hit.article_id)
+            if article is not None:
+                text, marks = excerpt(article, hit.passage, hit.terms)
+                results.append(_result(article, text, marks, hit.score))
+        return results
+
+    def result(self, article_id: str, question: str | None = None) -> Result | None:
+        """The card of one article: the excerpt that best matches `question`, else its lead."""
+        article = self.store.get(article_id)
+        if article is None:
+            return None
+        if question:
+            with self._index_lock:
+                hits = self.retriever.search(clean_question(question), limit=20).hits
+            for hit in hits:
+                if hit.article_id == article_id:
+                    text, marks = excerpt(article, hit.passage, hit.terms)
+                    return _result(article, text, marks, hit.score)
+        text, _ = excerpt(article, 0, ())  # no question: the lead
+        return _result(article, text, (), 0.0)
+
+    def article(self, article_id: str) -> Article | None:
+        return self.store.get(article_id)
+
+    def headlines(self, limit: int = 5, since: datetime | None = None) -> list[Article]:
+        """The newest articles, newest first."""
+        return self.store.latest(limit, since)
+
+    def record_feedback(self, chat_id: int, question: str, article_id: str, helpful: bool) -> None:
+        """Keep a 👍/👎 verdict for later tuning (chat id only, no other personal data)."""
+        self.store.add_feedback(chat_id, clean_question(question), article_id, helpful)
+
+
+class DigestDesk:
+    """Daily digests: subscriptions, what is due, exactly-once claims, digest-scoped Q&A.
+
+    Reached as `NewsDesk.digests`; time is always passed in (`now`), so tests pin it.
+    """
+
+    def __init__(self, desk: NewsDesk) -> None:
+        self._desk = desk
+        self._store = desk.store
+        self._settings = desk.settings.digest
+
+    def subscribe(
+        self, chat_id: int, at: str | None = None, timezone: str | None = None
+    ) -> Subscription:
+        """Subscribe or change the time; an omitted timezone keeps the chat's current one.
+
+        Raises:
+            ScheduleError: `at` is not HH:MM or `timezone` is not an IANA name.
+        """
+        current = self._store.subscription(chat_id)
+        clock = parse_clock(at or (current.at if current else self._settings.default_time))
+        zone = parse_timezone(
+            timezone or (current.timezone if current else self._desk.settings.timezone)
+        )
+        subscription = Subscription(
+            chat_id=chat_id, at=clock.strftime("%H:%M"), timezone=zone.key, active=True
+        )
+        self._store.save_subscription(subscription)
+        return subscription
+
+    def unsubscribe(self, chat_id: int) -> bool:
+        """Stop the digest (the time and timezone are kept for a later /subscribe)."""
+        current = self._store.subscription(chat_id)
+        if current is None or not current.active:
+            return False
+        self._store.save_subscription(current.model_copy(update={"active": False}))
+        return True
+
+    def subscription(self, chat_id: int) -> Subscription | None:
+        return self._store.subscription(chat_id)
+
+    def active(self) -> list[Subscription]:
+        return self._store.active_subscriptions()
+
+    def next_delivery(self, subscription: Subscription, now: datetime) -> Due:
+        """The next scheduled delivery strictly after `now`."""
+        return next_delivery(
+            parse_clock(subscription.at), parse_timezone(subscription.timezone), now
+        )
+
+    def due(self, subscription: Subscription, now: datetime) -> Due | None:
+        """Today's (or yesterday's) digest when it is due and not yet sent or skipped."""
+        grace = timedelta(hours=self._settings.grace_hours)
+        due = due_now(
+            parse_clock(subscription.at), parse_timezone(subscription.timezone), now, grace
+        )
+        if due is None:
+            return None
+        state = self._store.delivery_state(subscription.chat_id, due.day.isoformat())
+        return None if state in {"sent", "skipped"} else due
+
+    def skip_missed(self, subscription: Subscription, now: datetime) -> Due | None:
+        """Record as skipped the latest digest now past its grace window that never went out.
+
+        Returns:
+            That delivery (for the caller to log), or None when nothing was missed.
+        """
+        grace = timedelta(hours=self._settings.grace_hours)
+        late = missed(
+            parse_clock(subscription.at), parse_timezone(subscription.timezone), now, grace
+        )
+        if late is None or not self.claim(subscription.chat_id, late.day, now):
+            return None
+        reason = f"missed: more than {self._settings.grace_hours:g} h late"
+        self._store.finish_delivery(
+            subscription.chat_id, late.day.isoformat(), "skipped", detail=reason
+        )
+        return late
+
+    def claim(self, chat_id: int, day: date, now: datetime) -> bool:
+        """Take the right to send this day's digest (see Store.claim_delivery)."""
+        lease = self._settings.claim_lease_seconds
+        return self._store.claim_delivery(chat_id, day.isoformat(), now, lease)
+
+    def compose(self, chat_id: int, day: date) -> Digest:
+        """The newest stories this chat has not had yet, numbered."""
+        return compose(chat_id, day, self._store.unsent_articles(chat_id, self._settings.size))
+
+    def delivered(self, digest: Digest, message_ids: Sequence[int]) -> None:
+        state = "sent" if message_ids else "skipped"
+        self._store.finish_delivery(
+            digest.chat_id,
+            digest.day.isoformat(),
+            state,
+            article_ids=digest.article_ids,
+            message_ids=message_ids,
+        )
+
+    def failed(self, chat_id: int, day: date, reason: str) -> None:
+        """A claimed delivery that did not go out; it may be claimed again."""
+        self._store.finish_delivery(chat_id, day.isoformat(), "failed", detail=reason[:500])
+
+    def chat_gone(self, chat_id: int, day: date | None, reason: str) -> None:
+        """The bot was blocked or removed: stop the digest, and say why in the log."""
+        log.warning("chat %d is gone (%s): digest deactivated", chat_id, reason)
+        current = self._store.subscription(chat_id)
+        if current is not None:
+            self._store.save_subscription(current.model_copy(update={"active": False}))
+        if day is not None:
+            self._store.finish_delivery(chat_id, day.isoformat(), "skipped", detail=reason[:500])
+
+    def chat_moved(self, old_id: int, new_id: int) -> None:
+        """A group became a supergroup: its subscription and history follow it."""
+        log.info("chat %d moved to %d", old_id, new_id)
+        self._store.move_chat(old_id, new_id)
+
+    def deliveries(self, chat_id: int | None = None) -> list[tuple[int, str, str]]:
+        return self._store.deliveries(chat_id)
+
+    def ask(
+        self,
+        chat_id: int,
+        question: str,
+        *,
+        message_id: int | None = None,
+        number: int | None = None,
+    ) -> Answer:
+        """Answer from the chat's digest first (the one sent as `message_id`, else the latest).
+
+        With `number`, the answer is that story of the digest. Falls back to all articles
+        when the digest's stories do not answer the question.
+        """
+        ids = self._store.digest_article_ids(chat_id, message_id)
+        if number is not None and 1 <= number <= len(ids):
+            result = self._desk.result(ids[number - 1], question)
+            if result is not None:
+                return Answer(question=question, found=True, results=[result])
+        answer = self._desk.ask(question, within=ids) if ids else None
+        if answer is not None and answer.found:
+            return answer
+        return self._desk.ask(question)
+
+
+def _feed_state(url: str, status: FeedStatus | None) -> FeedState | None:
+    if status is None:
+        return None
+    return FeedState(
+        url=url,
+        etag=status.etag,
+        last_modified=status.last_modified,
+        last_success=status.last_success,
+        item_count=status.items,
+    )
+
+
+def _dedupe(articles: Iterable[Article]) -> list[Article]:
+    """Last one wins when a batch holds the same id twice (e.g. a feed listed twice)."""
+    return list({article.id: article for article in articles}.values())
+
+
+def _result(
+    article: Article, text: str, marks: tuple[tuple[int, int], ...], score: float
+) -> Result:
+    return Result(
+        article_id=article.id,
+        headline=article.headline,
+        excerpt=text,
+        marks=marks,
+        published=article.published,
+        url=article.url,
+        source=article.source,
+        score=round(score, 4),
+    )

@@ -1,0 +1,285 @@
+"""Thin handlers: unpack the update, make one call into the NewsDesk, send what render made."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from contextlib import suppress
+
+from telegram import Bot, Message, ReplyParameters, Update
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
+from telegram.ext import filters
+
+from bot.tg import render
+from bot.tg.context import NewsContext
+
+log = logging.getLogger(__name__)
+
+
+class _AddressedToBot(filters.MessageFilter):
+    """A group message meant for the bot: a reply to one of its messages, or an @mention."""
+
+    def filter(self, message: Message) -> bool:
+        bot = message.get_bot()
+        replied = message.reply_to_message
+        if replied and replied.from_user and replied.from_user.id == bot.id:
+            return True
+        mentions = message.parse_entities(["mention"]).values()
+        return any(m[1:].lower() == (bot.username or "").lower() for m in mentions)
+
+
+ADDRESSED_TO_BOT = _AddressedToBot(name="AddressedToBot")
+
+
+# ---------------------------------------------------------------------------------- commands
+
+
+async def start(update: Update, context: NewsContext) -> None:
+    """/start: a short hello."""
+    user = update.effective_user
+    await _reply(update, render.start(user.first_name if user else None))
+
+
+async def help_(update: Update, context: NewsContext) -> None:
+    """/help: how to ask."""
+    await _reply(update, render.help_text(context.bot.username))
+
+
+async def ask_command(update: Update, context: NewsContext) -> None:
+    """/ask <question>, in any chat."""
+    question = _command_argument(update.effective_message)
+    if not question:
+        await _reply(update, render.ask_usage())
+        return
+    await _reply(update, render.answer(context.desk.ask(question)))
+
+
+async def headlines(update: Update, context: NewsContext) -> None:
+    """/headlines [N]: the latest N headlines, each a button that opens its card."""
+    wanted = context.args[0] if context.args else ""
+    limit = int(wanted) if wanted.isdigit() else render.DEFAULT_HEADLINES
+    limit = max(1, min(limit, render.MAX_HEADLINES))
+    await _reply(update, render.headlines(context.desk.headlines(limit)))
+
+
+# ---------------------------------------------------------------------------------- messages
+
+
+async def ask_private(update: Update, context: NewsContext) -> None:
+    """Any text in a private chat is a question."""
+    message = update.effective_message
+    if message and message.text:
+        await _reply(update, render.answer(context.desk.ask(message.text)))
+
+
+async def ask_addressed(update: Update, context: NewsContext) -> None:
+    """A group message replying to the bot or mentioning it is a question."""
+    question = _question(update.effective_message, context.bot.username)
+    reply = render.answer(context.desk.ask(question)) if question else render.ask_usage()
+    await _reply(update, reply)
+
+
+async def text_only(update: Update, context: NewsContext) -> None:
+    """Stickers, photos and other non-text messages in a private chat."""
+    await _reply(update, render.text_only())
+
+
+# ---------------------------------------------------------------------------------- buttons
+
+
+async def button(update: Update, context: NewsContext) -> None:
+    """A press on one of our inline buttons: More/Back, open an article, or feedback."""
+    query = update.callback_query
+    if query is None:
+        return
+    press = render.parse_press(query.data)
+    message = query.message if isinstance(query.message, Message) else None
+    if press is None or message is None:
+        await query.answer(render.EXPIRED)
+        return
+    question = _question_of_card(message, context.bot.username)
+    notice = None
+    if press.action == "more" and press.rank is not None:
+        notice = await _show_rank(message, context, question, press.rank)
+    elif press.action == "open" and press.article_id:
+        notice = await _open_article(message, context, question, press.article_id)
+    elif press.action == "feedback" and press.article_id:
+        context.desk.record_feedback(
+            message.chat_id, question or "", press.article_id, bool(press.helpful)
+        )
+        notice = render.THANKS
+    await query.answer(notice)
+
+
+async def _show_rank(
+    message: Message, context: NewsContext, question: str | None, rank: int
+) -> str | None:
+    if not question:
+        return render.EXPIRED
+    answer = context.desk.ask(question)
+    if not answer.found or rank >= len(answer.results):
+        return render.NO_MORE
+    reply = render.answer(answer, rank=rank)
+    try:
+        await message.edit_text(reply.html, reply_markup=reply.keyboard)
+    except BadRequest as exc:
+        if "not modified" in str(exc).lower():
+            return None  # a double tap: the card already shows this result
+        if not _markup_refused(exc):
+            raise
+        log.warning("Telegram refused our HTML (%s); editing as plain text", exc)
+        await message.edit_text(
+            render.plain(reply.html), parse_mode=None, reply_markup=reply.keyboard
+        )
+    return None
+
+
+async def _open_article(
+    message: Message, context: NewsContext, question: str | None, article_id: str
+) -> str | None:
+    result = context.desk.result(article_id, question)
+    if result is None:
+        return render.GONE
+    asked = message.reply_to_message  # the question, so feedback on this card finds it
+    target = asked if asked and question else message
+    await _send(context.bot, message.chat_id, render.card(result), reply_to=target)
+    return None
+
+
+# ---------------------------------------------------------------------------------- inline
+
+
+async def inline_query(update: Update, context: NewsContext) -> None:
+    """@bot <question> anywhere: article results; an empty query shows the latest headlines."""
+    query = update.inline_query
+    if query is None:
+        return
+    desk = context.desk
+    text = query.query.strip()
+    if text:
+        results = desk.ask(text, top=render.MAX_INLINE_RESULTS).results
+    else:
+        latest = desk.headlines(render.MAX_INLINE_RESULTS)
+        results = [r for r in (desk.result(a.id) for a in latest) if r is not None]
+    await query.answer(render.inline_results(results), cache_time=30)
+
+
+# ---------------------------------------------------------------------------------- errors, log
+
+
+async def on_error(update: object, context: NewsContext) -> None:
+    """Log every failure with its trace; tell the user only that something went wrong."""
+    error = context.error
+    log.error("handling an update failed: %r", error, exc_info=error)
+    if isinstance(error, Forbidden | ChatMigrated) or not isinstance(update, Update):
+        return  # nobody to tell, or the chat moved: a reply would fail the same way
+    with suppress(TelegramError):
+        if update.callback_query:
+            await update.callback_query.answer(render.SORRY)
+        elif update.effective_message and update.effective_chat:
+            await _reply(update, render.sorry())
+
+
+async def log_update(update: object, context: NewsContext) -> None:
+    """One INFO line per update: chat type, kind, command and latency; never message text."""
+    if not isinstance(update, Update):
+        return
+    chat = update.effective_chat
+    command = "-"
+    if update.callback_query:
+        kind = "button"
+        command = (update.callback_query.data or "").partition(":")[0] or "-"
+    elif update.inline_query:
+        kind = "inline"
+    elif update.message:
+        kind = "message" if update.message.text or update.message.caption else "media"
+        match = re.match(r"/(\w{1,32})", update.message.text or "")
+        command = f"/{match[1]}" if match else "-"
+    else:
+        kind = "other"
+    log.info(
+        "update %s chat=%s kind=%s command=%s latency_ms=%.1f",
+        update.update_id,
+        chat.type if chat else "-",
+        kind,
+        command,
+        (time.perf_counter() - context.started) * 1000,
+    )
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+async def _reply(update: Update, reply: render.Reply) -> None:
+    """Answer the update's message in its chat (and forum topic), quoting it."""
+    message = update.effective_message
+    if message is None:
+        return
+    await _send(message.get_bot(), message.chat_id, reply, reply_to=message)
+
+
+async def _send(bot: Bot, chat_id: int, reply: render.Reply, *, reply_to: Message) -> None:
+    """Send `reply` cut to Telegram's limit (keyboard on the last part) as a reply to
+    `reply_to`, in its forum topic, so buttons can find the question; plain text if
+    Telegram refuses the markup."""
+    thread = reply_to.message_thread_id if reply_to.is_topic_message else None
+    quote = ReplyParameters(reply_to.message_id, allow_sending_without_reply=True)
+    parts = render.split(reply.html)
+    for number, part in enumerate(parts, start=1):
+        keyboard = reply.keyboard if number == len(parts) else None
+        try:
+            await bot.send_message(
+                chat_id,
+                part,
+                reply_markup=keyboard,
+                reply_parameters=quote,
+                message_thread_id=thread,
+            )
+        except BadRequest as exc:
+            if not _markup_refused(exc):
+                raise
+            log.warning("Telegram refused our HTML (%s); resending as plain text", exc)
+            await bot.send_message(
+                chat_id,
+                render.plain(part),
+                parse_mode=None,
+                reply_markup=keyboard,
+                reply_parameters=quote,
+                message_thread_id=thread,
+            )
+
+
+def _markup_refused(error: BadRequest) -> bool:
+    return "can't parse entities" in str(error).lower()
+
+
+def _command_argument(message: Message | None) -> str:
+    """The text after a leading /command (newlines kept); "" when there is none."""
+    if message is None or not message.text:
+        return ""
+    return re.sub(r"^/\w+(@\w+)?", "", message.text, count=1).strip()
+
+
+def _question(message: Message | None, bot_username: str | None) -> str:
+    """A message's text as a question, without any @mention of the bot."""
+    if message is None or not message.text:
+        return ""
+    text = message.text
+    if bot_username:
+        text = re.sub(rf"@{re.escape(bot_username)}\b", " ", text, flags=re.IGNORECASE)
+    return text.strip()
+
+
+def _question_of_card(card: Message, bot_username: str | None) -> str | None:
+    """The question a card answers: the user's message it replies to (a /ask command's
+    argument, or the text itself); None for cards that answer no question."""
+    asked = card.reply_to_message
+    if asked is None or not asked.text or (asked.from_user and asked.from_user.is_bot):
+        return None
+    if asked.text.startswith("/"):
+        command = re.match(r"/(\w+)", asked.text)
+        if not command or command[1].lower() != "ask":
+            return None
+        return _command_argument(asked) or None
+    return _question(asked, bot_username) or None

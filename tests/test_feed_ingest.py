@@ -1,0 +1,78 @@
+"""Feeds into the store over real HTTP on 127.0.0.1: counts, 304s, failures that change nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from bot.service import NewsDesk
+from bot.settings import Settings
+
+FEEDS = Path(__file__).parent / "fixtures" / "feeds"
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> NewsDesk:
+    desk = NewsDesk.open(Settings(db=tmp_path / "news.db"), seed=False)
+    yield desk  # type: ignore[misc]
+    desk.close()
+
+
+def serve_with_etag(httpserver: HTTPServer, path: str, body: bytes, etag: str) -> None:
+    def handler(request: Request) -> Response:
+        if request.headers.get("If-None-Match") == etag:
+            return Response(status=304, headers={"ETag": etag})
+        return Response(body, headers={"ETag": etag, "Content-Type": "application/rss+xml"})
+
+    httpserver.expect_request(path).respond_with_handler(handler)
+
+
+def test_feed_url_ingest_then_not_modified(httpserver: HTTPServer, desk: NewsDesk) -> None:
+    body = (FEEDS / "rss2_content_encoded.xml").read_bytes()
+    serve_with_etag(httpserver, "/feed.xml", body, '"v1"')
+    url = httpserver.url_for("/feed.xml")
+
+    first = desk.ingest([url])
+    assert first.failed == 0
+    assert first.added > 0
+    count = desk.store.count()
+    status = desk.feeds()[0]
+    assert status.url == url and status.etag == '"v1"' and status.last_success is not None
+
+    again = desk.ingest([url])
+    assert (again.added, again.updated, again.failed) == (0, 0, 0)
+    assert desk.store.count() == count
+
+    # New items are answerable at once: the index took them in without a rebuild.
+    headline = desk.headlines(1)[0].headline
+    answer = desk.ask(headline)
+    assert answer.found
+    assert answer.results[0].headline == headline
+
+
+def test_broken_feed_changes_nothing_and_is_recorded(
+    httpserver: HTTPServer, desk: NewsDesk
+) -> None:
+    httpserver.expect_request("/bad.xml").respond_with_data(
+        (FEEDS / "malformed.xml").read_bytes(), content_type="application/rss+xml"
+    )
+    httpserver.expect_request("/gone.xml").respond_with_data("no", status=404)
+    generation = desk.store.generation
+    report = desk.ingest([httpserver.url_for("/bad.xml"), httpserver.url_for("/gone.xml")])
+    assert report.added == 0
+    assert report.failed == 2
+    assert "malformed XML" in report.problems[0].reason
+    assert "404" in report.problems[1].reason
+    assert desk.store.count() == 0
+    assert desk.store.generation == generation
+    errors = {s.url.rsplit("/", 1)[1]: s.last_error for s in desk.feeds()}
+    assert errors["bad.xml"] and errors["gone.xml"]
+
+
+def test_file_urls_are_refused(desk: NewsDesk, tmp_path: Path) -> None:
+    report = desk.ingest([f"file://{FEEDS / 'atom_html.xml'}"])
+    assert report.failed == 1
+    assert report.added == 0

@@ -1,0 +1,50 @@
+"""Normalisation and tokenisation: one pipeline for the index, queries and excerpt marks."""
+
+from __future__ import annotations
+
+from bot import text
+
+
+def test_normalize_folds_case_quotes_and_accents() -> None:
+    assert text.normalize("Día de los “Muertos” – Iran’s") == 'dia de los "muertos" – iran\'s'
+
+
+def test_words_drop_possessives_separators_and_dots() -> None:
+    words = text.words("Iran’s president: 19,000 Iraqis, 2.5% and the U.S. in Al-Hol")
+    assert words == [
+        "iran", "president", "19000", "iraqis", "2.5", "and", "the", "us", "in", "al", "hol",
+    ]  # fmt: skip
+
+
+def test_terms_drop_stopwords_and_stem() -> None:
+    assert text.terms("Which Iraqis returned home recently?") == ["iraqi", "return", "home"]
+    assert text.terms("How many US troops?") == ["us", "troop"]
+
+
+def test_terms_of_a_question_of_stopwords_only_are_empty() -> None:
+    assert text.terms("What is it? Who did that?") == []
+
+
+def test_stems_match_across_inflections() -> None:
+    assert text.terms("signed") == text.terms("signing") == ["sign"]
+
+
+def test_tokens_give_offsets_of_the_surface_words() -> None:
+    sample = "Iran’s U.S. troops: 2,500 remain."
+    found = list(text.tokens(sample))
+    assert [t.term for t in found] == text.terms(sample)
+    assert [sample[t.start : t.end] for t in found] == [
+        "Iran’s",
+        "U.S.",
+        "troops",
+        "2,500",
+        "remain",
+    ]
+
+
+def test_tokens_skip_stopwords_but_keep_positions() -> None:
+    sample = "What did the minister sign?"
+    assert [(t.term, sample[t.start : t.end]) for t in text.tokens(sample)] == [
+        ("minist", "minister"),
+        ("sign", "sign"),
+    ]
