@@ -27,10 +27,15 @@ def excerpt(
         a cut), and the (start, end) offsets in it of the words whose stem is in `terms`,
         in order and never overlapping.
     """
-    wanted = frozenset(terms)
     passages = split_passages(article)
     passage = passages[passage_ordinal] if 0 <= passage_ordinal < len(passages) else passages[0]
-    sentences = split_sentences(passage.text) or [passage.text]
+    return passage_excerpt(passage.text, terms)
+
+
+def passage_excerpt(passage: str, terms: Iterable[str]) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """`excerpt` for a passage's text already at hand (the store keeps them)."""
+    wanted = frozenset(terms)
+    sentences = split_sentences(passage) or [passage]
     found = [{token.term for token in text.tokens(sentence)} & wanted for sentence in sentences]
     best = max(range(len(sentences)), key=lambda i: (len(found[i]), -i))
     chosen = _widen(sentences, found, best)

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 
-from bot.answer import excerpt
+from bot.answer import passage_excerpt
 from bot.digest import Digest, compose
 from bot.errors import SourceError
 from bot.models import Answer, Article, FeedStatus, Hit, Result, Subscription
@@ -257,7 +257,7 @@ class NewsDesk:
         for hit in hits:
             article = articles.get(hit.article_id)
             if article is not None:
-                text, marks = excerpt(article, hit.passage, hit.terms)
+                text, marks = self._excerpt(article, hit.passage, hit.terms)
                 results.append(_result(article, text, marks, hit.score))
         return results
 
@@ -271,10 +271,16 @@ class NewsDesk:
                 hits = self.retriever.search(clean_question(question), limit=20).hits
             for hit in hits:
                 if hit.article_id == article_id:
-                    text, marks = excerpt(article, hit.passage, hit.terms)
+                    text, marks = self._excerpt(article, hit.passage, hit.terms)
                     return _result(article, text, marks, hit.score)
-        text, _ = excerpt(article, 0, ())  # no question: the lead
+        text, _ = self._excerpt(article, 0, ())  # no question: the lead
         return _result(article, text, (), 0.0)
+
+    def _excerpt(
+        self, article: Article, ordinal: int, terms: Sequence[str]
+    ) -> tuple[str, tuple[tuple[int, int], ...]]:
+        passage = self.store.passage(article.id, ordinal) or self.store.passage(article.id, 0)
+        return passage_excerpt(passage or article.headline, terms)
 
     def article(self, article_id: str) -> Article | None:
         return self.store.get(article_id)

@@ -6,7 +6,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,9 +14,10 @@ from pathlib import Path
 
 from bot.errors import StoreError
 from bot.models import Article, FeedStatus, Subscription
+from bot.passages import split_passages
 
 # Each entry migrates the schema from version i to i + 1; append, never edit.
-MIGRATIONS: tuple[str, ...] = (
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta (key, value) VALUES ('generation', '0');
@@ -87,6 +88,8 @@ MIGRATIONS: tuple[str, ...] = (
         added         INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 3: passages, so an excerpt needs one row instead of re-splitting its article.
+    lambda db: _add_passages_table(db),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -169,9 +172,13 @@ class Store:
             )
         for number in range(version, SCHEMA_VERSION):
             with self.transaction() as db:
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                step = MIGRATIONS[number]
+                if callable(step):
+                    step(db)
+                else:
+                    for statement in step.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number + 1}")
 
     @property
@@ -234,6 +241,7 @@ class Store:
                         now,
                     ),
                 )
+                _write_passages(db, article)
                 changed.append(article)
                 if row is None:
                     added += 1
@@ -253,6 +261,7 @@ class Store:
                 marks = ",".join("?" * len(chunk))
                 cursor = db.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
                 removed += cursor.rowcount
+                db.execute(f"DELETE FROM passages WHERE article_id IN ({marks})", chunk)
             if removed:
                 self._bump_generation(db)
         return removed
@@ -264,6 +273,15 @@ class Store:
                 "SELECT id FROM articles WHERE published < ?", (_iso(cutoff),)
             ).fetchall()
         return [row["id"] for row in rows]
+
+    def passage(self, article_id: str, ordinal: int) -> str | None:
+        """The text of one passage (see `split_passages`), None when there is no such one."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT text FROM passages WHERE article_id = ? AND ordinal = ?",
+                (article_id, ordinal),
+            ).fetchone()
+        return str(row["text"]) if row else None
 
     def count(self) -> int:
         with self._lock:
@@ -503,6 +521,30 @@ class Store:
     @staticmethod
     def _bump_generation(db: sqlite3.Connection) -> None:
         db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+
+
+def _add_passages_table(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE passages (
+            article_id TEXT NOT NULL,
+            ordinal    INTEGER NOT NULL,
+            kind       TEXT NOT NULL,
+            text       TEXT NOT NULL,
+            PRIMARY KEY (article_id, ordinal)
+        )
+        """
+    )
+    for row in db.execute("SELECT * FROM articles").fetchall():
+        _write_passages(db, _article(row))
+
+
+def _write_passages(db: sqlite3.Connection, article: Article) -> None:
+    db.execute("DELETE FROM passages WHERE article_id = ?", (article.id,))
+    db.executemany(
+        "INSERT INTO passages (article_id, ordinal, kind, text) VALUES (?, ?, ?, ?)",
+        [(p.article_id, p.ordinal, p.kind, p.text) for p in split_passages(article)],
+    )
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:

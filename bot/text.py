@@ -126,6 +126,11 @@ def tokens(text: str) -> Iterator[Token]:
     "19,000"); for text in composed (NFC) form the terms are those of `terms(text)`.
     """
     for match in _SURFACE.finditer(text):
-        for word in words(match.group()):
-            if word not in STOPWORDS:
-                yield Token(stem(word), match.start(), match.end())
+        for term in _surface_terms(match.group()):
+            yield Token(term, match.start(), match.end())
+
+
+@lru_cache(maxsize=65536)
+def _surface_terms(surface: str) -> tuple[str, ...]:
+    """Terms of one surface word; cached, as excerpts tokenise the same words over and over."""
+    return tuple(stem(word) for word in words(surface) if word not in STOPWORDS)
