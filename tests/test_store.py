@@ -190,3 +190,25 @@ def test_move_chat_carries_subscription_and_history(store: Store) -> None:
     assert store.delivery_state(-100, "2026-11-28") == "sent"
     assert store.unsent_articles(-100, 5) == []
     assert [s.chat_id for s in store.active_subscriptions()] == [-100]
+
+
+def test_migration_from_v2_backfills_passages(tmp_path: Path) -> None:
+    """A store written by an older newsbot opens, upgraded, with nothing lost."""
+    from bot.store import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    for step in MIGRATIONS[:2]:
+        assert isinstance(step, str)
+        db.executescript(step)
+    db.execute(
+        "INSERT INTO articles VALUES ('a1', 'Old headline', NULL, '[]', NULL,"
+        " '[\"An old first paragraph.\"]', '[]', NULL, NULL, NULL, 'x', 'now', 'now')"
+    )
+    db.execute("PRAGMA user_version = 2")
+    db.commit()
+    db.close()
+    store = Store.open(path)
+    assert store.schema_version == SCHEMA_VERSION
+    assert store.get("a1") is not None
+    assert store.passage("a1", 0) == "An old first paragraph."
