@@ -191,7 +191,8 @@ class Retriever:
         best, present = index.best_passage(match, slot)
         matched = [i for i, held in enumerate(present) if held]
         phantom = PHANTOM_SHARE * index.rarest_idf()
-        confidence = float(match.idf[matched].sum()) / (float(match.idf.sum()) + phantom)
+        weights = _term_weights(match)
+        confidence = float(weights[matched].sum()) / (float(weights.sum()) + phantom)
         return Hit(
             article_id=index.slot_article(slot),
             passage=int(index.passage_ordinal[best]),
@@ -201,31 +202,60 @@ class Retriever:
 
 
 class _Speller:
-    """Corrects a word to the closest index word, the most frequent among equals."""
+    """Corrects a word to the closest index word, the most frequent among equals.
+
+    Words are bucketed by length and by their first and by their second letter. A word
+    within the allowed edits of a typo shares with it the first letter, or has as first or
+    second letter the typo's first or second one (an edit at the front shifts or swaps
+    them), so four buckets per length hold every candidate of a single edit, and the
+    search reads about a sixth of the vocabulary instead of all of it.
+    """
 
     def __init__(self, vocabulary: dict[str, int]) -> None:
-        self._by_length: dict[int, tuple[list[str], np.ndarray]] = {}
-        grouped: dict[int, list[str]] = {}
+        grouped: dict[tuple[int, int, str], list[str]] = {}
         for word in vocabulary:
-            if word.isalpha():
-                grouped.setdefault(len(word), []).append(word)
-        for length, words in grouped.items():
-            counts = np.array([vocabulary[word] for word in words], np.float64)
-            self._by_length[length] = (words, counts)
+            if word.isalpha() and len(word) >= 2:
+                grouped.setdefault((len(word), 0, word[0]), []).append(word)
+                grouped.setdefault((len(word), 1, word[1]), []).append(word)
+        self._buckets = {
+            key: (words, np.array([vocabulary[w] for w in words], np.float64))
+            for key, words in grouped.items()
+        }
+
+    def _candidates(self, word: str, length: int) -> Iterable[tuple[list[str], np.ndarray]]:
+        keys = {(length, 0, word[0]), (length, 0, word[1]), (length, 1, word[0])}
+        keys.add((length, 1, word[1]))
+        empty: tuple[list[str], np.ndarray] = ([], np.zeros(0))
+        return (self._buckets.get(key, empty) for key in keys)
 
     def correct(self, word: str) -> str | None:
         """The closest, then most frequent, known word; None when none is close enough."""
         edits = MAX_EDITS if len(word) >= LONG_WORD else 1
         best: tuple[int, float, str] | None = None
         for length in range(len(word) - edits, len(word) + edits + 1):
-            words, counts = self._by_length.get(length, ([], np.zeros(0)))
-            for candidate, distance, position in process.extract(
-                word, words, scorer=OSA.distance, score_cutoff=edits, limit=None
-            ):
-                key = (int(distance), -float(counts[position]), candidate)
-                if best is None or key < best:
-                    best = key
+            for words, counts in self._candidates(word, length):
+                for candidate, distance, position in process.extract(
+                    word, words, scorer=OSA.distance, score_cutoff=edits, limit=None
+                ):
+                    key = (int(distance), -float(counts[position]), candidate)
+                    if best is None or key < best:
+                        best = key
         return best[2] if best is not None else None
+
+
+def _term_weights(match: Match) -> np.ndarray:
+    """Each question term's weight in the confidence: its idf, an unseen word's capped.
+
+    A word no passage holds has the highest idf there is, as if it were the question's most
+    specific word. In a small store that is mostly an ordinary word the articles happen not
+    to use ("stationed"), so it weighs no more than the question's rarest known word; a
+    question of unseen words only keeps the full weight, and so scores nothing.
+    """
+    weights = match.idf.copy()
+    unseen = np.array([len(docs) == 0 for docs, _ in match.postings], bool)
+    if unseen.any() and not unseen.all():
+        weights[unseen] = np.minimum(weights[unseen], weights[~unseen].max())
+    return weights
 
 
 def _moment(as_of: datetime | None) -> float:

@@ -51,6 +51,35 @@ STOPWORDS: frozenset[str] = frozenset(
 )
 
 
+# News names one place by its country, its people and its adjective ("Iran", "Iranians",
+# "Iranian president"): folded to one form at index and query time alike, so a question
+# need not use the article's word. Kept to unambiguous pairs; plus "soldiers" for "troops".
+_SAME_AS: dict[str, tuple[str, ...]] = {
+    "us": ("america", "american", "americans"),
+    "iran": ("iranian", "iranians"),
+    "iraq": ("iraqi", "iraqis"),
+    "syria": ("syrian", "syrians"),
+    "israel": ("israeli", "israelis"),
+    "russia": ("russian", "russians"),
+    "ukraine": ("ukrainian", "ukrainians"),
+    "china": ("chinese",),
+    "france": ("french",),
+    "germany": ("german", "germans"),
+    "turkey": ("turkish", "turks"),
+    "egypt": ("egyptian", "egyptians"),
+    "lebanon": ("lebanese",),
+    "afghanistan": ("afghan", "afghans"),
+    "pakistan": ("pakistani", "pakistanis"),
+    "japan": ("japanese",),
+    "mexico": ("mexican", "mexicans"),
+    "canada": ("canadian", "canadians"),
+    "europe": ("european", "europeans"),
+    "troops": ("soldier", "soldiers"),
+}
+ALIASES: dict[str, str] = {form: word for word, forms in _SAME_AS.items() for form in forms}
+_UNITED_STATES = re.compile(r"\bunited states\b")
+
+
 class Token(NamedTuple):
     """A content word of a text: its stem and its (start, end) offsets in that text."""
 
@@ -80,7 +109,7 @@ def words(text: str) -> list[str]:
 
     Possessives are dropped ("iran's" -> "iran"), other apostrophes removed ("o'neill" ->
     "oneill"), thousands separators too ("19,000" -> "19000"); dotted acronyms are joined
-    ("U.S." -> "us").
+    ("U.S." -> "us"); demonyms become their country ("Iranians" -> "iran", see ALIASES).
     """
     folded = normalize(text)
     if "." in folded:
@@ -89,7 +118,9 @@ def words(text: str) -> list[str]:
         folded = _POSSESSIVE.sub("", folded).replace("'", "")
     if "," in folded:
         folded = _THOUSANDS.sub("", folded)
-    return _WORD.findall(folded)
+    if "united" in folded:
+        folded = _UNITED_STATES.sub("us", folded)
+    return [ALIASES.get(word, word) for word in _WORD.findall(folded)]
 
 
 def is_stopword(word: str) -> bool:
