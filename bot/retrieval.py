@@ -141,7 +141,9 @@ class Retriever:
         # answer (a fresh one, say) above one that does: confident hits come first.
         hits = [hit for hit in ranked if hit.score >= FOUND_THRESHOLD]
         found = bool(hits)
-        hits += [hit for hit in ranked if hit.score < FOUND_THRESHOLD]
+        rest = [hit for hit in ranked if hit.score < FOUND_THRESHOLD]
+        # With no answer, the suggestions are the closest matches, not the freshest.
+        hits += rest if found else sorted(rest, key=lambda hit: -hit.score)
         return Search(
             question=question, found=found, hits=hits, terms=terms, corrections=corrections
         )
