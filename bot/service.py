@@ -6,24 +6,30 @@ import logging
 import shutil
 import threading
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 from bot.answer import passage_excerpt
 from bot.digest import Digest, compose
 from bot.errors import SourceError
 from bot.models import Answer, Article, FeedStatus, Hit, Result, Subscription
 from bot.retrieval import FOUND_THRESHOLD, Retriever
-from bot.schedule import Due, due_now, missed, next_delivery, parse_clock, parse_timezone
+from bot.schedule import Due, due_now, next_delivery, parse_clock, parse_timezone
 from bot.settings import Settings
 from bot.sources import Problem, load_path
 from bot.sources.feeds import FeedState, fetch_feed
 from bot.store import Store, UpsertCounts
 
 log = logging.getLogger(__name__)
+
+# Articles are parsed, stored and indexed this many at a time, so a large file never sits
+# in memory whole (one transaction still covers the whole ingest).
+INGEST_BATCH = 500
+T = TypeVar("T")
 
 # Longer questions are cut, not refused: search needs only the first few sentences.
 MAX_QUESTION_CHARS = 500
@@ -137,17 +143,21 @@ class NewsDesk:
         store write is one transaction, so a crash leaves the store as it was before.
         """
         report = IngestReport()
-        articles: list[Article] = []
+        files = [Path(path) for path in paths if not _is_url(path)]
+        items = (item for file in files for item in _load(file))
+        try:
+            with self._index_lock, self.store.transaction():
+                for chunk in _batches(items, INGEST_BATCH):
+                    report.problems += [item for item in chunk if isinstance(item, Problem)]
+                    self._add([item for item in chunk if isinstance(item, Article)], report)
+        except BaseException:
+            self._reload_index()  # it may hold articles the store just rolled back
+            raise
+        if report.added or report.updated:
+            self.retriever.save(self.store.generation)
         for path in paths:
-            if isinstance(path, str) and "://" in path:
-                report.merge(self.ingest_feed(path))
-                continue
-            for item in load_path(Path(path)):
-                if isinstance(item, Problem):
-                    report.problems.append(item)
-                else:
-                    articles.append(item)
-        self.add_articles(articles, report)
+            if _is_url(path):
+                report.merge(self.ingest_feed(str(path)))
         return report
 
     def ingest_feed(self, url: str, *, name: str | None = None) -> IngestReport:
@@ -196,13 +206,22 @@ class NewsDesk:
         return self.store.feed_statuses()
 
     def add_articles(self, articles: Iterable[Article], report: IngestReport) -> None:
-        """Upsert articles and update the index incrementally."""
+        """Upsert articles in one transaction and update the index incrementally."""
         with self._index_lock:
-            counts, changed = self.store.upsert(_dedupe(articles))
-            report.absorb(counts)
-            if changed:
-                self.retriever.add(changed)
+            if self._add(articles, report):
                 self.retriever.save(self.store.generation)
+
+    def _add(self, articles: Iterable[Article], report: IngestReport) -> bool:
+        """Upsert and index, without saving the index; True when anything changed."""
+        counts, changed = self.store.upsert(_dedupe(articles))
+        report.absorb(counts)
+        if changed:
+            self.retriever.add(changed)
+        return bool(changed)
+
+    def _reload_index(self) -> None:
+        self.retriever = Retriever.open(index_dir_for(self.settings.db))
+        self._sync_index()
 
     def prune(self, older_than: datetime) -> int:
         """Delete articles published before `older_than` (undated ones are kept).
@@ -356,22 +375,24 @@ class DigestDesk:
         return None if state in {"sent", "skipped"} else due
 
     def skip_missed(self, subscription: Subscription, now: datetime) -> Due | None:
-        """Record as skipped the latest digest now past its grace window that never went out.
+        """Record as skipped the latest scheduled digest when it is past its grace window
+        and never went out (the bot was down); earlier days are left alone.
 
         Returns:
             That delivery (for the caller to log), or None when nothing was missed.
         """
         grace = timedelta(hours=self._settings.grace_hours)
-        late = missed(
-            parse_clock(subscription.at), parse_timezone(subscription.timezone), now, grace
-        )
-        if late is None or not self.claim(subscription.chat_id, late.day, now):
+        clock, zone = parse_clock(subscription.at), parse_timezone(subscription.timezone)
+        latest = due_now(clock, zone, now, timedelta(days=2))  # today's or yesterday's
+        if latest is None or latest.at + grace >= now:
             return None
+        if not self.claim(subscription.chat_id, latest.day, now):
+            return None  # sent, skipped, or being sent
         reason = f"missed: more than {self._settings.grace_hours:g} h late"
         self._store.finish_delivery(
-            subscription.chat_id, late.day.isoformat(), "skipped", detail=reason
+            subscription.chat_id, latest.day.isoformat(), "skipped", detail=reason
         )
-        return late
+        return latest
 
     def claim(self, chat_id: int, day: date, now: datetime) -> bool:
         """Take the right to send this day's digest (see Store.claim_delivery)."""
@@ -447,6 +468,29 @@ def _feed_state(url: str, status: FeedStatus | None) -> FeedState | None:
         last_success=status.last_success,
         item_count=status.items,
     )
+
+
+def _load(path: Path) -> Iterator[Article | Problem]:
+    """The articles of a file or folder; one that cannot be read at all is one problem."""
+    try:
+        yield from load_path(path)
+    except SourceError as exc:
+        yield Problem(str(path), None, str(exc).removeprefix(f"{path}: "))
+
+
+def _is_url(path: Path | str) -> bool:
+    return isinstance(path, str) and "://" in path
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _dedupe(articles: Iterable[Article]) -> list[Article]:

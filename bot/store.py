@@ -126,6 +126,7 @@ class Store:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
         self._lock = threading.RLock()
+        self._depth = 0  # transactions open in this one (the lock's holder only)
         self._migrate()
 
     @classmethod
@@ -150,14 +151,27 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """All-or-nothing: a crash or an exception inside leaves the store as it was."""
+        """All-or-nothing: a crash or an exception inside leaves the store as it was.
+
+        Nests: a transaction opened inside another is part of the outer one.
+        """
         with self._lock:
+            if self._depth:  # inside another transaction: part of it, all or nothing
+                self._depth += 1
+                try:
+                    yield self._db
+                finally:
+                    self._depth -= 1
+                return
             self._db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
             try:
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            finally:
+                self._depth = 0
             self._db.execute("COMMIT")
 
     def _migrate(self) -> None:

@@ -150,10 +150,11 @@ def test_ingest_reports_bad_files_by_name_and_line_and_loads_the_rest(
     assert "Traceback" not in run.stderr
 
 
-def test_missing_path_is_reported(db: Path, tmp_path: Path) -> None:
-    run = newsbot(db, "ingest", str(tmp_path / "nope.txt"))
+def test_missing_path_is_reported_and_the_others_load(db: Path, tmp_path: Path) -> None:
+    run = newsbot(db, "ingest", str(tmp_path / "nope.txt"), str(ROOT / "seeds"))
     assert run.returncode == 1
     assert "nope.txt" in run.stderr
+    assert run.stdout.startswith("added 2,")
 
 
 def test_check_reports_the_store(db: Path) -> None:
