@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -20,12 +19,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Runs the CLI in a child that reports its own peak RSS on exit, so each figure is that
+# process's alone (RUSAGE_CHILDREN would report the largest child so far).
+_WRAPPER = (
+    "import atexit, resource, runpy, sys\n"
+    "atexit.register(lambda: print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF)"
+    ".ru_maxrss, file=sys.stderr))\n"
+    "sys.argv[0] = 'newsbot'\n"
+    "runpy.run_module('bot', run_name='__main__')\n"
+)
+
+
 def run(db: Path, *args: str, stdin: str | None = None) -> tuple[float, int, str]:
     """Run `newsbot --db db ARGS` in a fresh process: (seconds, peak RSS in MB, stdout)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "--db", str(db), *args],
+        [sys.executable, "-c", _WRAPPER, "--db", str(db), *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -34,9 +43,32 @@ def run(db: Path, *args: str, stdin: str | None = None) -> tuple[float, int, str
         check=True,
     )
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the largest child so far: only trust it when it grew.
-    return seconds, max(peak, before) // 1024 if peak > before else -1, done.stdout
+    peak = next(
+        int(line.split()[1]) // 1024
+        for line in done.stderr.splitlines()
+        if line.startswith("MAXRSS ")
+    )
+    return seconds, peak, done.stdout
+
+
+def answer_latency(db: Path, dev: Path) -> tuple[float, float]:
+    """p50 and p99 ms of whole answers (search, store, excerpts of 5 results), in process."""
+    from datetime import date
+
+    from bot.service import NewsDesk, end_of_day
+    from bot.settings import Settings
+
+    desk = NewsDesk.open(Settings(db=db))
+    spent = []
+    for _ in range(3):
+        for item in map(json.loads, dev.read_text().splitlines()):
+            as_of = end_of_day(date.fromisoformat(item["as_of"]))
+            started = time.perf_counter()
+            desk.ask(item["question"], as_of=as_of)
+            spent.append((time.perf_counter() - started) * 1000)
+    desk.close()
+    spent.sort()
+    return spent[len(spent) // 2], spent[int(len(spent) * 0.99)]
 
 
 def main() -> None:
@@ -66,6 +98,14 @@ def main() -> None:
                 f"batch: {answered} questions in one process",
                 f"{seconds:.2f} s ({seconds / answered * 1000:.2f} ms/question incl. start)",
                 f"{peak} MB",
+            )
+        )
+        p50, p99 = answer_latency(db, dev)
+        rows.append(
+            (
+                "whole answer (top 5 with excerpts), in process",
+                f"p50 {p50:.2f} ms, p99 {p99:.2f} ms",
+                "-",
             )
         )
         seconds, peak, out = run(db, "eval", str(dev))
