@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 
+from bot.service import NewsDesk
+from bot.settings import Settings
 from bot.sources.feeds import fetch_feed, parse_feed
 
 ETAG = '"bench-1"'
@@ -51,20 +55,20 @@ def generate_feed(items: int) -> bytes:
 
 
 @contextmanager
-def serve(body: bytes) -> Iterator[str]:
+def serve(body: bytes, etag: str = ETAG) -> Iterator[str]:
     """Serve `body` at http://127.0.0.1:<port>/feed.xml, honouring If-None-Match."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.headers.get("If-None-Match") == ETAG:
+            if self.headers.get("If-None-Match") == etag:
                 self.send_response(304)
-                self.send_header("ETag", ETAG)
+                self.send_header("ETag", etag)
                 self.end_headers()
                 return
             self.send_response(200)
             self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
-            self.send_header("ETag", ETAG)
+            self.send_header("ETag", etag)
             self.end_headers()
             self.wfile.write(body)
 
@@ -90,6 +94,29 @@ def timed(run: Callable[[], object], rounds: int) -> float:
         run()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
+
+
+def desk_stages(url: str, items: int) -> list[tuple[str, float, int]]:
+    """Into a real store and index: a first ingest, then one new item made answerable."""
+    with tempfile.TemporaryDirectory() as folder:
+        desk = NewsDesk.open(Settings(db=Path(folder) / "news.db"), seed=False)
+        started = time.perf_counter()
+        report = desk.ingest_feed(url)
+        first = time.perf_counter() - started
+        assert report.added == items, report
+        # A new item appears: a changed feed (new ETag) with one more story; the time is
+        # one refresh (fetch, parse, store, index) until a question finds it.
+        with serve(generate_feed(items + 1), etag='"bench-2"') as changed:
+            started = time.perf_counter()
+            desk.ingest_feed(changed)
+            answer = desk.ask(f"Story {items}: harbour works and ferry plans")
+            latest = time.perf_counter() - started
+        assert answer.found and answer.results[0].headline.startswith(f"Story {items}:")
+        desk.close()
+    return [
+        ("fetch + store + index", first, items),
+        ("new item: refresh to answer", latest, 1),
+    ]
 
 
 def main() -> None:
@@ -124,6 +151,7 @@ def main() -> None:
                 0,
             ),
         ]
+        rows += desk_stages(url, args.items)
 
     size_mb = len(body) / 1_000_000
     print(f"feed: {args.items} items, {size_mb:.2f} MB; median of {args.rounds} rounds")
