@@ -18,7 +18,6 @@ import argparse
 import json
 import multiprocessing
 import random
-import re
 import resource
 import statistics
 import sys
@@ -36,6 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.evaluation import add_typos  # noqa: E402
 from bot.models import Article  # noqa: E402
 from bot.parsing import article_from_json  # noqa: E402
 from bot.passages import split_passages  # noqa: E402
@@ -43,8 +43,6 @@ from bot.retrieval import FOUND_THRESHOLD, Retriever  # noqa: E402
 
 TYPO_RATE = 0.2
 TYPO_SEED = 7
-_TYPO_WORD = re.compile(r"[^\W\d_]{3,}")
-_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 # Questions no news store should answer: negatives for calibrating `found`.
 OFF_TOPIC = [
@@ -137,32 +135,14 @@ def load_questions(newsqa: Path) -> list[Question]:
     return questions
 
 
-def add_typos(text: str, rng: random.Random) -> str:
-    """Edit one character (swap, drop, insert or replace) in about TYPO_RATE of the words."""
-
-    def edit(match: re.Match[str]) -> str:
-        word = match.group()
-        if rng.random() >= TYPO_RATE:
-            return word
-        i = rng.randrange(len(word) - 1)
-        kind = rng.randrange(4)
-        if kind == 0:
-            return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
-        if kind == 1:
-            return word[:i] + word[i + 1 :]
-        if kind == 2:
-            return word[:i] + rng.choice(_LETTERS) + word[i:]
-        return word[:i] + rng.choice(_LETTERS.replace(word[i].lower(), "")) + word[i + 1 :]
-
-    return _TYPO_WORD.sub(edit, text)
-
-
 def conditions(questions: list[Question]) -> dict[str, list[tuple[str, Question, datetime | None]]]:
     """(asked text, question, as_of) per condition: dated, dated with typos, undated."""
     rng = random.Random(TYPO_SEED)
     return {
         "as of date": [(q.text, q, q.as_of) for q in questions],
-        "as of date, 20% typos": [(add_typos(q.text, rng), q, q.as_of) for q in questions],
+        "as of date, 20% typos": [
+            (add_typos(q.text, TYPO_RATE, rng), q, q.as_of) for q in questions
+        ],
         "no dates": [(q.text, q, None) for q in questions],
     }
 
