@@ -5,15 +5,25 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from platformdirs import user_data_path
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from bot.errors import ConfigError
 
 CONFIG_ENV = "NEWSBOT_CONFIG"
 
@@ -90,6 +100,17 @@ class Settings(BaseSettings):
     feed_timeout: float = Field(default=20.0, gt=0, description="Seconds per feed request.")
     retention_days: int | None = Field(default=None, ge=1)
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone {value!r}: use an IANA name such as Europe/London"
+            ) from None
+        return value
+
     @field_validator("db", "seeds", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
@@ -112,10 +133,20 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings; `overrides` are command-line flags (None values are ignored)."""
+    """Build settings; `overrides` are command-line flags (None values are ignored).
+
+    Raises:
+        ConfigError: the config file is missing or unreadable, or a value is invalid (the
+            message names the setting and why, in one line).
+    """
     config = os.environ.get(CONFIG_ENV)
     if config and not Path(config).is_file():
-        from bot.errors import ConfigError
-
         raise ConfigError(f"{CONFIG_ENV} points to {config}, which is not a file")
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigError(f"invalid setting {where}: {first['msg']}") from None
+    except (OSError, ValueError) as exc:  # an unreadable or malformed TOML file
+        raise ConfigError(f"cannot read the settings in {config}: {exc}") from None

@@ -180,3 +180,22 @@ def test_settings_from_env_and_config_file(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "from-config.db").exists()
     assert len(json.loads(run.stdout)["results"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("config", "env", "message"),
+    [
+        ('timezone = "Mars/Olympus"\n', {}, "invalid setting timezone"),
+        ("top = [\n", {}, "cannot read the settings"),
+        ("", {"NEWSBOT_TOP": "many"}, "invalid setting top"),
+    ],
+)
+def test_bad_settings_are_one_line_errors(
+    tmp_path: Path, config: str, env: dict[str, str], message: str
+) -> None:
+    path = tmp_path / "newsbot.toml"
+    path.write_text(config)
+    run = newsbot(tmp_path / "news.db", "ask", "Iraq", env={"NEWSBOT_CONFIG": str(path), **env})
+    assert run.returncode == 1
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
