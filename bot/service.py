@@ -13,6 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
+import httpx
+
 from bot.answer import passage_excerpt
 from bot.digest import Digest, compose
 from bot.errors import SourceError
@@ -22,6 +24,7 @@ from bot.schedule import Due, due_now, next_delivery, parse_clock, parse_timezon
 from bot.settings import Settings
 from bot.sources import Problem, load_path
 from bot.sources.feeds import FeedState, fetch_feed
+from bot.sources.fulltext import with_full_text
 from bot.store import Store, UpsertCounts
 
 log = logging.getLogger(__name__)
@@ -184,6 +187,8 @@ class NewsDesk:
         articles = fetched.feed.articles if fetched.feed else []
         if name:
             articles = [a.model_copy(update={"source": name}) for a in articles]
+        if any(feed.url == url and feed.full_text for feed in self.settings.feeds):
+            articles = self._full_text(articles)
         self.add_articles(articles, report)
         self.store.save_feed_status(
             FeedStatus(
@@ -200,6 +205,13 @@ class NewsDesk:
             )
         )
         return report
+
+    def _full_text(self, articles: list[Article]) -> list[Article]:
+        """New items with their pages' text; items already stored keep what they have."""
+        known = self.store.get_many([article.id for article in articles])
+        fresh = [article for article in articles if article.id not in known]
+        with httpx.Client() as client:
+            return with_full_text(fresh, client=client, timeout=self.settings.feed_timeout)
 
     def feeds(self) -> list[FeedStatus]:
         """Every feed fetched so far, with its last success, last error and item counts."""

@@ -76,3 +76,63 @@ def test_file_urls_are_refused(desk: NewsDesk, tmp_path: Path) -> None:
     report = desk.ingest([f"file://{FEEDS / 'atom_html.xml'}"])
     assert report.failed == 1
     assert report.added == 0
+
+
+PAGE = """<html><head><title>Harbour wall</title></head><body>
+<nav><a href="/">Home</a> | <a href="/world">World</a></nav>
+<article><h1>Harbour wall to be rebuilt</h1>
+<p>The council voted on Tuesday to rebuild the harbour wall before the winter storms, after
+engineers found cracks along forty metres of the old stone.</p>
+<p>Work will start in October and cost 2.4 million pounds, the council said, with the ferry
+pier closed for six weeks while divers inspect the foundations.</p>
+<p>Fishermen welcomed the decision but asked for the slipway to stay open during the work,
+which the harbour master promised for weekday mornings.</p>
+</article><footer>Subscribe to our newsletter</footer></body></html>"""
+
+
+def teaser_feed(link: str) -> bytes:
+    return f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Teasers</title>
+<link>{link}</link><item><title>Harbour wall to be rebuilt</title><link>{link}</link>
+<guid>harbour-1</guid><pubDate>Tue, 05 Mar 2024 09:00:00 GMT</pubDate>
+<description>The council voted to rebuild the wall.</description></item>
+</channel></rss>""".encode()
+
+
+def test_full_text_feed_takes_the_article_page(httpserver: HTTPServer, tmp_path: Path) -> None:
+    page = httpserver.url_for("/news/harbour")
+    httpserver.expect_request("/news/harbour").respond_with_data(
+        PAGE, content_type="text/html; charset=utf-8"
+    )
+    httpserver.expect_request("/teasers.xml").respond_with_data(
+        teaser_feed(page), content_type="application/rss+xml"
+    )
+    url = httpserver.url_for("/teasers.xml")
+    settings = Settings(db=tmp_path / "news.db", feeds=[{"url": url, "full_text": True}])
+    desk = NewsDesk.open(settings, seed=False)
+    try:
+        assert desk.ingest([url]).added == 1
+        article = desk.headlines(1)[0]
+        assert article.summary == ["The council voted to rebuild the wall."]
+        assert any("2.4 million pounds" in paragraph for paragraph in article.body)
+        assert not any("newsletter" in paragraph for paragraph in article.body)
+        answer = desk.ask("How much will the harbour wall cost?")
+        assert answer.found and "2.4 million" in answer.results[0].excerpt
+    finally:
+        desk.close()
+
+
+def test_full_text_page_failure_keeps_the_teaser(httpserver: HTTPServer, tmp_path: Path) -> None:
+    page = httpserver.url_for("/gone")
+    httpserver.expect_request("/gone").respond_with_data("no", status=404)
+    httpserver.expect_request("/teasers.xml").respond_with_data(
+        teaser_feed(page), content_type="application/rss+xml"
+    )
+    url = httpserver.url_for("/teasers.xml")
+    settings = Settings(db=tmp_path / "news.db", feeds=[{"url": url, "full_text": True}])
+    desk = NewsDesk.open(settings, seed=False)
+    try:
+        report = desk.ingest([url])
+        assert (report.added, report.failed) == (1, 0)
+        assert desk.headlines(1)[0].body == ["The council voted to rebuild the wall."]
+    finally:
+        desk.close()

@@ -726,6 +726,32 @@ def fetch_feed(
     return _result(url, download, attempts, previous, clock())
 
 
+def fetch_page(
+    url: str,
+    *,
+    client: httpx.Client,
+    timeout: float = 10.0,
+    max_bytes: int = 5_000_000,
+    retries: int = 1,
+) -> bytes:
+    """Download one web page with the same guards as a feed (http(s) only, redirects checked
+    by hand, size cap, timeout, bounded retries).
+
+    Raises:
+        SourceError: (a FeedFetchError) one line naming `url` and the reason.
+    """
+    _check_scheme(url, url)
+    headers = {"User-Agent": USER_AGENT, "Accept": "text/html, application/xhtml+xml;q=0.9"}
+    download, _ = _with_retries(
+        lambda: _download(client, url, headers, timeout=timeout, max_bytes=max_bytes),
+        url,
+        retries=retries,
+        backoff=0.5,
+        sleep=time.sleep,
+    )
+    return download.body
+
+
 _ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
