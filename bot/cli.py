@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=13, help="random seed for typos")
 
     commands.add_parser("run", help="start the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
+    push = commands.add_parser("push", help="send due daily digests now (operators)")
+    push.add_argument("--now", action="store_true", help="today's digest even before its time")
+    push.add_argument("--chat", type=int, metavar="ID", help="only this chat")
+
     commands.add_parser("feeds", help="configured feeds: last success, last error, items")
     commands.add_parser("check", help="health check: the store opens and answers (exit 0)")
     return parser
@@ -276,6 +280,31 @@ def render_feed(url: str, status: FeedStatus | None, *, configured: bool) -> str
     return "\n".join(lines)
 
 
+def cmd_push(settings: Settings, args: argparse.Namespace) -> int:
+    """Send due digests through the Bot API, exactly once per chat and local day as always."""
+    import asyncio
+
+    from bot.tg.app import build_bot
+    from bot.tg.push import push_due
+
+    async def push(desk: NewsDesk) -> dict[str, int]:
+        async with build_bot(settings) as bot:
+            now = datetime.now(UTC)
+            return await push_due(bot, desk, now, chat_id=args.chat, force=args.now)
+
+    desk = NewsDesk.open(settings)
+    try:
+        counts = asyncio.run(push(desk))
+    finally:
+        desk.close()
+    if args.chat is not None and not counts:
+        raise UsageError(f"chat {args.chat} has no active subscription")
+    print(
+        ", ".join(f"{outcome} {n}" for outcome, n in sorted(counts.items())) or "no subscriptions"
+    )
+    return 1 if counts.get("failed") else 0
+
+
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     print(f"ok: {store_health(settings.db)} articles in {settings.db}")
     return 0
@@ -299,4 +328,5 @@ COMMANDS = {
     "run": cmd_run,
     "check": cmd_check,
     "feeds": cmd_feeds,
+    "push": cmd_push,
 }

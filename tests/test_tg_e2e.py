@@ -126,7 +126,7 @@ async def test_start_help_and_the_bot_describes_itself(
     # one chat's updates are handled one after another, so /start's log line is written
     assert "chat=private kind=message command=/start latency_ms=" in caplog.text
     assert "Ask me about the news" in (await ask(botapi, dm, "/nonsense"))["text"]
-    assert {c["command"] for c in botapi.commands} == {"start", "help", "ask", "headlines"}
+    assert {c["command"] for c in botapi.commands} >= {"start", "help", "ask", "headlines"}
     assert botapi.descriptions["description"] and botapi.descriptions["short_description"]
 
 

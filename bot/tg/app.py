@@ -23,24 +23,28 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     Defaults,
+    ExtBot,
     InlineQueryHandler,
     JobQueue,
     MessageHandler,
     TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.errors import ConfigError
 from bot.service import NewsDesk
 from bot.settings import Settings
-from bot.tg import handlers, render
+from bot.tg import handlers, jobs, render
 from bot.tg.context import BotData, NewsApp, NewsContext
+from bot.tg.push import PUSH_CONCURRENCY
 
 log = logging.getLogger(__name__)
 
 # Only what the handlers use; Telegram then does not even send the rest.
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
 MAX_RETRIES = 3  # on 429 Too Many Requests, after waiting what Telegram asks
+MESSAGES_PER_SECOND = 30  # Telegram's overall flood limit
 MAX_CONCURRENT_UPDATES = 256
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
@@ -93,14 +97,12 @@ def build_application(
     Raises:
         ConfigError: no bot token.
     """
-    token = settings.telegram_bot_token
-    if token is None or not token.get_secret_value().strip():
-        raise ConfigError("no Telegram bot token: set TELEGRAM_BOT_TOKEN (ask @BotFather for one)")
+    token = _token(settings)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs URLs, which hold the token
-    jobs: JobQueue[NewsContext] = JobQueue()
+    job_queue: JobQueue[NewsContext] = JobQueue()
     builder = (
         ApplicationBuilder()
-        .token(token.get_secret_value())
+        .token(token)
         .context_types(ContextTypes(context=NewsContext, bot_data=BotData))
         .defaults(
             Defaults(
@@ -108,9 +110,9 @@ def build_application(
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=MAX_RETRIES))
+        .rate_limiter(rate_limiter or _rate_limiter())
         .concurrent_updates(PerChatUpdateProcessor())
-        .job_queue(jobs)
+        .job_queue(job_queue)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
@@ -122,6 +124,52 @@ def build_application(
     application.bot_data.desk = desk
     _add_handlers(application)
     return application
+
+
+def build_bot(
+    settings: Settings, *, rate_limiter: BaseRateLimiter[Any] | None = None
+) -> ExtBot[None]:
+    """A bot for digest pushes outside the Application (`newsbot push`); same limits.
+
+    Use it as `async with build_bot(settings) as bot: await push.push_due(bot, desk, now)`.
+
+    Raises:
+        ConfigError: no bot token.
+    """
+    root = (settings.telegram_api_base_url or "https://api.telegram.org").rstrip("/")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return ExtBot(
+        _token(settings),
+        base_url=f"{root}/bot",
+        base_file_url=f"{root}/file/bot",
+        defaults=Defaults(
+            parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+        ),
+        rate_limiter=rate_limiter or _rate_limiter(),
+        # one connection per concurrent send, so a send leaves when the limiter lets it
+        request=HTTPXRequest(connection_pool_size=PUSH_CONCURRENCY),
+    )
+
+
+def _rate_limiter() -> AIORateLimiter:
+    """Telegram's flood limits (30 messages/s, 20 a minute per group), retrying 429s.
+
+    The overall rate is paced one message every 1/30 s rather than "30 per second": a
+    burst of 30 leaves Telegram no slack for requests that arrive bunched up, and each
+    429 stops every send for retry_after seconds.
+    """
+    return AIORateLimiter(
+        overall_max_rate=1,
+        overall_time_period=1 / MESSAGES_PER_SECOND,
+        max_retries=MAX_RETRIES,
+    )
+
+
+def _token(settings: Settings) -> str:
+    token = settings.telegram_bot_token
+    if token is None or not token.get_secret_value().strip():
+        raise ConfigError("no Telegram bot token: set TELEGRAM_BOT_TOKEN (ask @BotFather for one)")
+    return token.get_secret_value()
 
 
 def _add_handlers(application: NewsApp) -> None:
@@ -136,6 +184,10 @@ def _add_handlers(application: NewsApp) -> None:
             CommandHandler("help", handlers.help_, filters=message),
             CommandHandler("ask", handlers.ask_command, filters=message),
             CommandHandler("headlines", handlers.headlines, filters=message),
+            CommandHandler("subscribe", handlers.subscribe, filters=message),
+            CommandHandler("unsubscribe", handlers.unsubscribe, filters=message),
+            CommandHandler("settings", handlers.digest_settings, filters=message),
+            CommandHandler("feeds", handlers.feeds, filters=message),
             MessageHandler(private & filters.COMMAND, handlers.help_),  # unknown commands
             MessageHandler(private & filters.TEXT, handlers.ask_private),
             MessageHandler(private, handlers.text_only),
@@ -153,12 +205,14 @@ def _add_handlers(application: NewsApp) -> None:
 
 
 async def _post_init(application: NewsApp) -> None:
-    """Open the NewsDesk once, then describe the bot to Telegram (a refusal only logs)."""
+    """Open the NewsDesk once, schedule the jobs from the store, then describe the bot to
+    Telegram (a refusal only logs)."""
     data = application.bot_data
     if data.desk is None:
         assert data.settings is not None  # set by build_application
         data.desk = NewsDesk.open(data.settings)
         data.owns_desk = True
+    jobs.start(application)  # digests per chat, feed refreshes, retention
     bot = application.bot
     describe: list[tuple[str, Callable[[], Awaitable[bool]]]] = [
         ("commands", lambda: bot.set_my_commands(render.COMMANDS)),
@@ -210,6 +264,33 @@ async def polling(application: NewsApp, *, poll_timeout: int = 10) -> AsyncItera
             await application.post_shutdown(application)
 
 
+def webhook_options(settings: Settings) -> dict[str, Any]:
+    """Arguments for PTB's webhook server (`run_webhook` / `Updater.start_webhook`).
+
+    PTB answers 403 to any request whose X-Telegram-Bot-Api-Secret-Token header is not
+    `secret_token`, so only Telegram can post updates.
+
+    Raises:
+        ConfigError: `webhook.url` is set without a valid `webhook.secret_token`.
+    """
+    webhook = settings.webhook
+    secret = webhook.secret_token.get_secret_value() if webhook.secret_token else ""
+    if not _SECRET_TOKEN.fullmatch(secret):
+        raise ConfigError(
+            "webhook.url is set, so webhook.secret_token is required: 1-256 characters "
+            "of A-Z, a-z, 0-9, _ and -"
+        )
+    return {
+        "listen": webhook.listen,
+        "port": webhook.port,
+        "url_path": urlsplit(webhook.url or "").path.lstrip("/"),
+        "webhook_url": webhook.url,
+        "secret_token": secret,
+        "allowed_updates": ALLOWED_UPDATES,
+        "drop_pending_updates": False,
+    }
+
+
 def run(settings: Settings) -> None:
     """Serve until interrupted: a webhook when `settings.webhook.url` is set, else long polling.
 
@@ -217,24 +298,11 @@ def run(settings: Settings) -> None:
         ConfigError: no bot token, or a webhook without a valid secret_token.
     """
     webhook = settings.webhook
-    secret = webhook.secret_token.get_secret_value() if webhook.secret_token else ""
-    if webhook.url and not _SECRET_TOKEN.fullmatch(secret):
-        raise ConfigError(
-            "webhook.url is set, so webhook.secret_token is required: 1-256 characters "
-            "of A-Z, a-z, 0-9, _ and -"
-        )
+    options = webhook_options(settings) if webhook.url else None
     application = build_application(settings)
-    if webhook.url:
+    if options is not None:
         log.info("serving a webhook on %s:%d", webhook.listen, webhook.port)
-        application.run_webhook(
-            listen=webhook.listen,
-            port=webhook.port,
-            url_path=urlsplit(webhook.url).path.lstrip("/"),
-            webhook_url=webhook.url,
-            secret_token=secret,
-            allowed_updates=ALLOWED_UPDATES,
-            drop_pending_updates=False,
-        )
+        application.run_webhook(**options)
     else:
         log.info("long polling for updates")
         application.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)

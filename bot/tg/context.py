@@ -6,13 +6,14 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 
 from bot.errors import ConfigError
 from bot.service import NewsDesk
 from bot.settings import Settings
+from bot.tg.push import PUSH_CONCURRENCY
 
 
 class BotData:
@@ -25,7 +26,7 @@ class BotData:
         # What "now" is for digests and their jobs; tests pin or move it.
         self.clock: Callable[[], datetime] = utc_now
         # Digest sends in flight at once across all chats (see bot.tg.jobs).
-        self.push_slots = asyncio.Semaphore(32)
+        self.push_slots = asyncio.Semaphore(PUSH_CONCURRENCY)
 
 
 def utc_now() -> datetime:
@@ -44,6 +45,11 @@ class NewsContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], 
     ) -> None:
         super().__init__(application, chat_id, user_id)
         self.started = time.perf_counter()  # for the per-update log line
+
+    @property
+    def app(self) -> NewsApp:
+        """`application`, with the types this bot gives it."""
+        return cast("NewsApp", self.application)
 
     @property
     def desk(self) -> NewsDesk:

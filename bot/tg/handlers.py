@@ -7,11 +7,13 @@ import re
 import time
 from contextlib import suppress
 
-from telegram import Bot, Message, ReplyParameters, Update
+from telegram import Bot, Chat, ChatMember, Message, ReplyParameters, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import filters
 
-from bot.tg import render
+from bot.models import Answer
+from bot.schedule import ScheduleError
+from bot.tg import jobs, render
 from bot.tg.context import NewsContext
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ class _AddressedToBot(filters.MessageFilter):
 
 
 ADDRESSED_TO_BOT = _AddressedToBot(name="AddressedToBot")
+MAX_DIGEST_NUMBER = 20  # "/ask N ...": N up to the largest digest (digest.size <= 20)
 
 
 # ---------------------------------------------------------------------------------- commands
@@ -47,12 +50,14 @@ async def help_(update: Update, context: NewsContext) -> None:
 
 
 async def ask_command(update: Update, context: NewsContext) -> None:
-    """/ask <question>, in any chat."""
-    question = _command_argument(update.effective_message)
-    if not question:
+    """/ask <question>, in any chat; /ask N <question> asks about story N of the digest."""
+    message = update.effective_message
+    question = _command_argument(message)
+    if not question or message is None:
         await _reply(update, render.ask_usage())
         return
-    await _reply(update, render.answer(context.desk.ask(question)))
+    number, rest = _story_number(question)
+    await _reply(update, render.answer(_answer(context, message, rest, number)))
 
 
 async def headlines(update: Update, context: NewsContext) -> None:
@@ -63,21 +68,77 @@ async def headlines(update: Update, context: NewsContext) -> None:
     await _reply(update, render.headlines(context.desk.headlines(limit)))
 
 
+async def subscribe(update: Update, context: NewsContext) -> None:
+    """/subscribe [HH:MM] [timezone]: a daily digest at that local time."""
+    chat = update.effective_chat
+    if chat is None or not await _may_configure(update, context):
+        await _reply(update, render.admins_only())
+        return
+    at, timezone = _time_and_zone(context.args or [])
+    try:
+        subscription = context.desk.digests.subscribe(chat.id, at, timezone)
+    except ScheduleError as exc:
+        await _reply(update, render.schedule_error(str(exc)))
+        return
+    when = jobs.schedule_digest(context.app, chat.id)
+    now = context.bot_data.clock()
+    next_at = when if when is not None and when > now else None
+    if next_at is None:
+        next_at = context.desk.digests.next_delivery(subscription, now).at
+    await _reply(update, render.subscribed(subscription, next_at, now=when == now))
+
+
+async def unsubscribe(update: Update, context: NewsContext) -> None:
+    """/unsubscribe: stop the daily digest."""
+    chat = update.effective_chat
+    if chat is None or not await _may_configure(update, context):
+        await _reply(update, render.admins_only())
+        return
+    was_active = context.desk.digests.unsubscribe(chat.id)
+    jobs.cancel_digest(context.app, chat.id)
+    await _reply(update, render.unsubscribed(was_active))
+
+
+async def digest_settings(update: Update, context: NewsContext) -> None:
+    """/settings: the chat's digest time, timezone and status."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    digests = context.desk.digests
+    subscription = digests.subscription(chat.id)
+    now = context.bot_data.clock()
+    next_at = digests.next_delivery(subscription, now).at if subscription else None
+    await _reply(update, render.digest_settings(subscription, next_at))
+
+
+async def feeds(update: Update, context: NewsContext) -> None:
+    """/feeds (operators only): each feed's last success, last error and item counts."""
+    user = update.effective_user
+    desk = context.desk
+    if user is None or user.id not in desk.settings.admin_ids:
+        await _reply(update, render.admins_command_only())
+        return
+    await _reply(update, render.feeds(desk.settings.feeds, desk.feeds()))
+
+
 # ---------------------------------------------------------------------------------- messages
 
 
 async def ask_private(update: Update, context: NewsContext) -> None:
-    """Any text in a private chat is a question."""
+    """Any text in a private chat is a question (about the digest when replying to one)."""
     message = update.effective_message
     if message and message.text:
-        await _reply(update, render.answer(context.desk.ask(message.text)))
+        await _reply(update, render.answer(_answer(context, message, message.text)))
 
 
 async def ask_addressed(update: Update, context: NewsContext) -> None:
     """A group message replying to the bot or mentioning it is a question."""
-    question = _question(update.effective_message, context.bot.username)
-    reply = render.answer(context.desk.ask(question)) if question else render.ask_usage()
-    await _reply(update, reply)
+    message = update.effective_message
+    question = _question(message, context.bot.username)
+    if not question or message is None:
+        await _reply(update, render.ask_usage())
+        return
+    await _reply(update, render.answer(_answer(context, message, question)))
 
 
 async def text_only(update: Update, context: NewsContext) -> None:
@@ -209,6 +270,52 @@ async def log_update(update: object, context: NewsContext) -> None:
 
 
 # ---------------------------------------------------------------------------------- helpers
+
+
+def _answer(
+    context: NewsContext, message: Message, question: str, number: int | None = None
+) -> Answer:
+    """Ask the desk; a reply to one of our messages (a digest?) or a story number asks
+    within the chat's digest first (desk.digests.ask falls back to all the news)."""
+    replied = message.reply_to_message
+    author = replied.from_user if replied else None
+    replied_id = replied.message_id if replied and author and author.id == context.bot.id else None
+    if replied_id is None and number is None:
+        return context.desk.ask(question)
+    return context.desk.digests.ask(message.chat_id, question, message_id=replied_id, number=number)
+
+
+def _story_number(question: str) -> tuple[int | None, str]:
+    """ "2 who said it?" -> (2, "who said it?"): a leading story number of a digest."""
+    match = re.fullmatch(r"(\d{1,2})(?:\s+(.*))?", question, flags=re.DOTALL)
+    if match is None or not 1 <= int(match[1]) <= MAX_DIGEST_NUMBER:
+        return None, question
+    return int(match[1]), (match[2] or "").strip()
+
+
+def _time_and_zone(args: list[str]) -> tuple[str | None, str | None]:
+    """/subscribe arguments: "07:30 Asia/Baghdad", "07:30", "Asia/Baghdad" or nothing."""
+    if not args:
+        return None, None
+    if any(ch.isdigit() for ch in args[0]):
+        return args[0], " ".join(args[1:]) or None
+    return None, " ".join(args)
+
+
+async def _may_configure(update: Update, context: NewsContext) -> bool:
+    """Whether the sender may change this chat's digest: anyone in a private chat; in
+    groups only admins (when digest.group_admins_only), asked of Telegram each time."""
+    chat, message, user = update.effective_chat, update.effective_message, update.effective_user
+    if chat is None or chat.type == Chat.PRIVATE:
+        return True
+    if not context.desk.settings.digest.group_admins_only:
+        return True
+    if message is not None and message.sender_chat and message.sender_chat.id == chat.id:
+        return True  # an anonymous admin, posting as the group
+    if user is None:
+        return False
+    member = await context.bot.get_chat_member(chat.id, user.id)
+    return member.status in (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
 
 
 async def _reply(update: Update, reply: render.Reply) -> None:

@@ -36,11 +36,10 @@ log = logging.getLogger(__name__)
 # Outcomes of one delivery (the keys of push_due's counts).
 SENT = "sent"  # the digest went out and is recorded
 EMPTY = "empty"  # nothing new and digest.send_when_empty is off: recorded as skipped
-NOT_DUE = "not_due"  # not its time (or outside the grace window)
+NOT_DUE = "not_due"  # not its time, or past the grace window (see jobs.rebuild_digests)
 TAKEN = "taken"  # already sent or skipped today, or claimed by another attempt
 GONE = "gone"  # 403: blocked, kicked or deleted; the subscription is deactivated
 FAILED = "failed"  # still failing after MAX_ATTEMPTS; recorded, may be claimed again
-MISSED = "missed"  # its time passed beyond the grace window: recorded as skipped
 
 PUSH_CONCURRENCY = 32  # chats sent to at once; the rate limiter paces the actual sends
 MAX_ATTEMPTS = 3  # sends per delivery on network errors and 429s the limiter gave up on
@@ -66,9 +65,7 @@ async def push_due(
     Returns:
         How many chats ended with each outcome, e.g. {"sent": 980, "gone": 2, ...}.
     """
-    subscriptions = [
-        s for s in desk.digests.active() if chat_id is None or s.chat_id == chat_id
-    ]
+    subscriptions = [s for s in desk.digests.active() if chat_id is None or s.chat_id == chat_id]
     slots = asyncio.Semaphore(concurrency)
 
     async def one(subscription: Subscription) -> str:
@@ -98,7 +95,7 @@ async def deliver(
             the digest is then sent to the new id.
 
     Returns:
-        One of SENT, EMPTY, NOT_DUE, TAKEN, GONE, FAILED, MISSED.
+        One of SENT, EMPTY, NOT_DUE, TAKEN, GONE, FAILED.
     """
     digests = desk.digests
     chat_id = subscription.chat_id
@@ -106,11 +103,7 @@ async def deliver(
     if due is None and force:
         due = Due(now.astimezone(parse_timezone(subscription.timezone)).date(), now)
     if due is None:
-        late = digests.skip_missed(subscription, now)
-        if late is None:
-            return NOT_DUE
-        log.warning("chat %d: digest for %s skipped, beyond the grace window", chat_id, late.day)
-        return MISSED
+        return NOT_DUE
     if not digests.claim(chat_id, due.day, now):
         return TAKEN
     digest = digests.compose(chat_id, due.day)

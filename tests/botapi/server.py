@@ -12,6 +12,7 @@ import asyncio
 import copy
 import itertools
 import json
+import math
 import re
 import time
 from collections import defaultdict
@@ -129,6 +130,7 @@ class Chat:
     members: list[JSON] = field(default_factory=list)
     privacy: bool = True
     topics: dict[int, JSON] = field(default_factory=dict)
+    admins: set[int] = field(default_factory=set)  # user ids getChatMember calls admins
 
     @property
     def id(self) -> int:
@@ -194,6 +196,10 @@ class Chat:
             raise ValueError("topics need a forum supergroup")
         return self.server._create_topic(self, self._sender(user), name)
 
+    def promote(self, user: JSON) -> None:
+        """Make `user` an administrator of this group (as getChatMember reports)."""
+        self.admins.add(int(user["id"]))
+
     def upgrade(self) -> Chat:
         """Turn this basic group into a supergroup (new id); sends to the old id then fail."""
         return self.server._upgrade(self)
@@ -209,7 +215,12 @@ class BotApiServer:
         *,
         username: str = BOT_USERNAME,
         can_read_all_group_messages: bool = False,
+        messages_per_second: float | None = None,
+        messages_per_minute_per_group: float | None = None,
     ) -> None:
+        """`messages_per_second` / `messages_per_minute_per_group` enforce Telegram's flood
+        limits (30/s overall, 20/min per group) on sends and edits, answering 429 with
+        retry_after beyond them; None (the default) enforces nothing."""
         self.token = token
         self.bot: JSON = {
             "id": int(token.split(":", 1)[0]),
@@ -245,6 +256,9 @@ class BotApiServer:
         self._outcomes: defaultdict[tuple[str, int], list[JSON]] = defaultdict(list)
         self._outcome_times: defaultdict[tuple[str, int], list[float]] = defaultdict(list)
         self._changed = asyncio.Condition()
+        self._overall_budget = _Budget.per_second(messages_per_second)
+        self._group_rate = messages_per_minute_per_group
+        self._group_budgets: dict[int, _Budget] = {}
 
     # ----------------------------------------------------------------------------- lifecycle
 
@@ -600,6 +614,7 @@ class BotApiServer:
         call = Call(method, params, 200)
         try:
             self._raise_injected(method, params)
+            self._spend_budget(method, params)
             call.result = await handler(params)
         except ApiError as error:
             call.status, call.error = error.code, error.description
@@ -613,6 +628,31 @@ class BotApiServer:
         async with self._changed:
             self._changed.notify_all()
         return response
+
+    def _spend_budget(self, method: str, params: JSON) -> None:
+        """Flood limits: a send or edit beyond the budget gets 429 with retry_after."""
+        name = method.lower()
+        if name == "sendchataction" or not name.startswith(("send", "edit", "copy", "forward")):
+            return
+        chat_id = _int_or_none(params.get("chat_id"))
+        if chat_id is None:
+            return
+        budgets = [self._overall_budget]
+        if chat_id < 0 and self._group_rate:
+            budget = self._group_budgets.get(chat_id)
+            if budget is None:
+                budget = self._group_budgets[chat_id] = _Budget(self._group_rate, 60.0)
+            budgets.append(budget)
+        for budget in budgets:
+            if budget is not None and (wait := budget.wait()) > 0:
+                raise ApiError(
+                    429,
+                    f"Too Many Requests: retry after {wait}",
+                    {"retry_after": wait},
+                )
+        for budget in budgets:
+            if budget is not None:
+                budget.spend()
 
     def _raise_injected(self, method: str, params: JSON) -> None:
         queues = [self._method_faults.get(method.lower(), [])]
@@ -736,6 +776,34 @@ class BotApiServer:
             raise bad_request(f"{key.upper()}_INVALID")
         self.descriptions[key] = value
         return True
+
+    async def _api_getchatmember(self, params: JSON) -> JSON:
+        chat = self._chat(params)
+        user_id = _int_or_none(params.get("user_id"))
+        if user_id is None:
+            raise bad_request("invalid user_id specified")
+        user = next((m for m in chat.members if m["id"] == user_id), None)
+        if user_id == self.bot["id"]:
+            user = self.bot
+        if user is None:
+            return {"status": "left", "user": {"id": user_id, "is_bot": False, "first_name": "?"}}
+        if chat.type == "private" or user_id not in chat.admins:
+            return {"status": "member", "user": user}
+        rights = [
+            "can_be_edited",
+            "is_anonymous",
+            "can_manage_chat",
+            "can_delete_messages",
+            "can_manage_video_chats",
+            "can_restrict_members",
+            "can_promote_members",
+            "can_change_info",
+            "can_invite_users",
+            "can_post_stories",
+            "can_edit_stories",
+            "can_delete_stories",
+        ]
+        return {"status": "administrator", "user": user, **dict.fromkeys(rights, False)}
 
     async def _api_sendchataction(self, params: JSON) -> bool:
         self._chat(params)
@@ -1041,3 +1109,32 @@ def _checked_markup(markup: Any) -> JSON | None:
             if url is not None and not re.match(r"(https?|tg)://\S+$", str(url)):
                 raise bad_request(f"inline keyboard button URL '{url}' is invalid: Wrong HTTP URL")
     return markup
+
+
+class _Budget:
+    """A token bucket: `rate` messages per `period` seconds, with a burst of `rate`."""
+
+    def __init__(self, rate: float, period: float) -> None:
+        self.capacity = rate
+        self.per_second = rate / period
+        self.tokens = rate
+        self.updated = time.monotonic()
+
+    @classmethod
+    def per_second(cls, rate: float | None) -> _Budget | None:
+        return cls(rate, 1.0) if rate else None
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.per_second)
+        self.updated = now
+
+    def wait(self) -> int:
+        """Whole seconds to wait before one more message fits (0: it fits now)."""
+        self._refill()
+        if self.tokens >= 1:
+            return 0
+        return max(1, math.ceil((1 - self.tokens) / self.per_second))
+
+    def spend(self) -> None:
+        self.tokens -= 1

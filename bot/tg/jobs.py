@@ -1,0 +1,248 @@
+"""Scheduled work in the running bot: one digest job per chat, feed refreshes, retention.
+
+Job names say what they are for and make rescheduling idempotent: "digest:<chat_id>",
+"feed:<url>" and "retention". Scheduling a name first removes any job with that name, so
+a job is replaced, never doubled. Digest jobs are one-shot: each run plans the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from telegram.ext import Job
+
+from bot.service import NewsDesk
+from bot.settings import FeedSettings
+from bot.tg import push
+from bot.tg.context import NewsApp, NewsContext
+
+log = logging.getLogger(__name__)
+
+FIRST_FEED_DELAY = 5.0  # seconds after start-up before the first feed refresh
+FEED_STAGGER = 1.0  # seconds between the first refreshes of successive feeds
+FIRST_PRUNE_DELAY = 60.0
+PRUNE_EVERY = timedelta(days=1)
+LEASE_MARGIN = 1.0  # seconds after a foreign claim expires before trying again
+
+# A one-shot job whose moment passed while the loop was busy (thousands due at 08:00)
+# must still run, however late: APScheduler would otherwise drop it after 1 s.
+_RUN_LATE = {"misfire_grace_time": None, "coalesce": True}
+
+
+def digest_job_name(chat_id: int) -> str:
+    return f"digest:{chat_id}"
+
+
+def feed_job_name(url: str) -> str:
+    return f"feed:{url}"
+
+
+def start(application: NewsApp) -> None:
+    """Schedule everything from the store and settings (called once the desk is open)."""
+    rebuild_digests(application)
+    schedule_feeds(application)
+    schedule_retention(application)
+
+
+# ---------------------------------------------------------------------------------- digests
+
+
+def rebuild_digests(application: NewsApp) -> int:
+    """One job per active subscription, due ones first; logs digests missed beyond grace.
+
+    Returns:
+        How many digest jobs are scheduled.
+    """
+    desk = _desk(application)
+    now = application.bot_data.clock()
+    for job in application.job_queue.jobs() if application.job_queue else ():
+        if job.name and job.name.startswith("digest:"):
+            job.schedule_removal()
+    count = 0
+    for subscription in desk.digests.active():
+        late = desk.digests.skip_missed(subscription, now)
+        if late is not None:
+            log.warning(
+                "chat %d: digest for %s skipped, beyond the grace window",
+                subscription.chat_id,
+                late.day,
+            )
+        if schedule_digest(application, subscription.chat_id) is not None:
+            count += 1
+    log.info("scheduled %d digest jobs", count)
+    return count
+
+
+def schedule_digest(
+    application: NewsApp, chat_id: int, *, after: datetime | None = None
+) -> datetime | None:
+    """(Re)place the chat's digest job; remove it when the chat has no active subscription.
+
+    Args:
+        after: plan the first delivery strictly after this moment (default: a digest due
+            now runs now, else the next one).
+
+    Returns:
+        When the job runs (by the bot's clock), or None when there is no job.
+    """
+    cancel_digest(application, chat_id)
+    desk = _desk(application)
+    subscription = desk.digests.subscription(chat_id)
+    if subscription is None or not subscription.active or application.job_queue is None:
+        return None
+    now = application.bot_data.clock()
+    if after is None and desk.digests.due(subscription, now) is not None:
+        when = now
+    else:
+        when = max(desk.digests.next_delivery(subscription, after or now).at, now)
+    application.job_queue.run_once(
+        _digest_job,
+        (when - now).total_seconds(),
+        name=digest_job_name(chat_id),
+        chat_id=chat_id,
+        job_kwargs=_RUN_LATE,
+    )
+    return when
+
+
+def cancel_digest(application: NewsApp, chat_id: int) -> None:
+    if application.job_queue is None:
+        return
+    for job in application.job_queue.get_jobs_by_name(digest_job_name(chat_id)):
+        job.schedule_removal()
+
+
+async def _digest_job(context: NewsContext) -> None:
+    """Deliver one chat's digest, then plan its next one."""
+    application = context.app
+    job = context.job
+    if job is None or job.chat_id is None:
+        return
+    chat_id = job.chat_id
+    desk = context.desk
+    subscription = desk.digests.subscription(chat_id)
+    if subscription is None or not subscription.active:
+        return
+    moved: list[int] = []
+
+    def on_move(old: int, new: int) -> None:
+        moved.append(new)
+
+    async with context.bot_data.push_slots:
+        now = context.bot_data.clock()
+        outcome = await push.deliver(context.bot, desk, subscription, now, on_move=on_move)
+    log.info("digest chat=%d outcome=%s", chat_id, outcome)
+    for new in moved:
+        cancel_digest(application, chat_id)
+        chat_id = new
+    now = context.bot_data.clock()
+    current = desk.digests.subscription(chat_id)
+    if outcome == push.TAKEN and current and desk.digests.due(current, now) is not None:
+        # Claimed by an attempt that may have died (a crash, another process): look again
+        # once its lease has run out.
+        lease = desk.settings.digest.claim_lease_seconds
+        _retry_later(application, chat_id, lease + LEASE_MARGIN)
+        return
+    schedule_digest(application, chat_id, after=now)
+
+
+def _retry_later(application: NewsApp, chat_id: int, seconds: float) -> None:
+    cancel_digest(application, chat_id)
+    if application.job_queue is not None:
+        application.job_queue.run_once(
+            _digest_job,
+            seconds,
+            name=digest_job_name(chat_id),
+            chat_id=chat_id,
+            job_kwargs=_RUN_LATE,
+        )
+
+
+# ---------------------------------------------------------------------------------- feeds
+
+
+def schedule_feeds(application: NewsApp) -> list[Job[NewsContext]]:
+    """One repeating job per configured feed, the first runs soon after start-up."""
+    settings = _desk(application).settings
+    jobs: list[Job[NewsContext]] = []
+    queue = application.job_queue
+    if queue is None:
+        return jobs
+    for index, feed in enumerate(settings.feeds):
+        name = feed_job_name(feed.url)
+        for old in queue.get_jobs_by_name(name):
+            old.schedule_removal()
+        minutes = feed.refresh_minutes or settings.feed_refresh_minutes
+        jobs.append(
+            queue.run_repeating(
+                _feed_job,
+                interval=timedelta(minutes=minutes),
+                first=FIRST_FEED_DELAY + index * FEED_STAGGER,
+                name=name,
+                data=feed,
+                # a refresh still running when the next is due is skipped, not stacked
+                job_kwargs={"max_instances": 1, "coalesce": True},
+            )
+        )
+    return jobs
+
+
+async def _feed_job(context: NewsContext) -> None:
+    """Refresh one feed in a worker thread, so neither the loop nor other feeds wait."""
+    job = context.job
+    if job is None or not isinstance(job.data, FeedSettings):
+        return
+    await refresh_feed(context.desk, job.data)
+
+
+async def refresh_feed(desk: NewsDesk, feed: FeedSettings) -> None:
+    """Fetch and ingest one feed off the event loop; one log line with how it went."""
+    try:
+        report = await asyncio.to_thread(desk.ingest_feed, feed.url, name=feed.name)
+    except Exception:  # a bug in one feed's parsing must not kill its future refreshes
+        log.exception("feed %s: refresh crashed", feed.url)
+        return
+    log.info(
+        "feed %s: added %d, updated %d, failed %d%s",
+        feed.url,
+        report.added,
+        report.updated,
+        report.failed,
+        f" ({report.problems[0].reason})" if report.problems else "",
+    )
+
+
+# ---------------------------------------------------------------------------------- retention
+
+
+def schedule_retention(application: NewsApp) -> Job[NewsContext] | None:
+    """A daily job deleting articles older than `retention_days`, when that is set."""
+    days = _desk(application).settings.retention_days
+    queue = application.job_queue
+    if days is None or queue is None:
+        return None
+    for old in queue.get_jobs_by_name("retention"):
+        old.schedule_removal()
+    return queue.run_repeating(
+        _retention_job, interval=PRUNE_EVERY, first=FIRST_PRUNE_DELAY, name="retention"
+    )
+
+
+async def _retention_job(context: NewsContext) -> None:
+    """Prune articles older than the retention window, in a worker thread."""
+    desk = context.desk
+    days = desk.settings.retention_days
+    if days is None:
+        return
+    cutoff = context.bot_data.clock() - timedelta(days=days)
+    removed = await asyncio.to_thread(desk.prune, cutoff)
+    log.info("retention: deleted %d articles published before %s", removed, cutoff.date())
+
+
+def _desk(application: NewsApp) -> NewsDesk:
+    desk = application.bot_data.desk
+    if desk is None:
+        raise RuntimeError("the NewsDesk is not open: post_init has not run")
+    return desk
