@@ -199,3 +199,22 @@ def test_bad_settings_are_one_line_errors(
     assert run.returncode == 1
     assert message in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_hostile_questions_get_safe_answers(db: Path) -> None:
+    hostile = [
+        "<script>alert(1)</script> <b>Iraq</b> troops",
+        "Iraq " * 1000,  # 5,000 characters
+        "🔥🔥🔥 🇮🇶 troops?",
+        "كم عدد القوات الأمريكية في العراق؟",
+        "\x00\x07Iraq\x1b[31m troops\u202e",
+    ]
+    stdin = "\n".join(json.dumps({"question": q}) for q in hostile)
+    run = newsbot(db, "ask", "--json", stdin=stdin)
+    assert run.returncode == 0, run.stderr
+    answers = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [a["question"] for a in answers] == hostile
+    for answer in answers:
+        assert isinstance(answer["found"], bool)
+        for result in answer["results"]:
+            assert len(result["excerpt"]) <= 520

@@ -148,6 +148,25 @@ async def test_a_private_question_gets_the_answer_card(botapi: BotApiServer, app
     assert "Source" not in buttons(reply)  # the seeds have no URL
 
 
+@pytest.mark.parametrize(
+    ("question", "headline", "answer"),
+    [
+        ("How many US troops are in Iraq?", IRAN, "2,500"),
+        ("What did Iran and Iraq sign?", IRAN, "14 memoranda of understanding"),
+        ("How many Iraqis still remain in Al-Hol?", AL_HOL, "3,000"),
+    ],
+)
+async def test_reader_questions_get_the_headline_and_the_answer(
+    botapi: BotApiServer, app: NewsApp, question: str, headline: str, answer: str
+) -> None:
+    reply = await ask(botapi, botapi.private_chat(botapi.user()), question)
+    text, bold = html_of(reply)
+    assert text.startswith(headline)
+    assert bold[0] == headline
+    assert answer in text
+    assert parse_html(botapi.calls_to("sendMessage")[-1].params["text"])  # valid HTML
+
+
 async def test_more_and_back_edit_the_same_message(botapi: BotApiServer, app: NewsApp) -> None:
     dm = botapi.private_chat(botapi.user())
     card = await ask(botapi, dm, found_two(desk_of(app)))
