@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
+from bot.settings import Settings
 from tests.botapi import BotApiServer
 
 
@@ -14,3 +17,13 @@ async def botapi() -> AsyncIterator[BotApiServer]:
     """A local Bot API server on 127.0.0.1 (random port), stopped after the test."""
     async with BotApiServer() as server:
         yield server
+
+
+@pytest.fixture
+def settings(botapi: BotApiServer, tmp_path: Path) -> Settings:
+    """Settings for a bot talking to `botapi`, with its store in a fresh SQLite file."""
+    return Settings(
+        db=tmp_path / "news.db",
+        telegram_bot_token=SecretStr(botapi.token),
+        telegram_api_base_url=botapi.base_url,
+    )

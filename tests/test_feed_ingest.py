@@ -9,7 +9,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from bot.service import NewsDesk
-from bot.settings import Settings
+from bot.settings import FeedSettings, Settings
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 
@@ -98,17 +98,21 @@ def teaser_feed(link: str) -> bytes:
 </channel></rss>""".encode()
 
 
-def test_full_text_feed_takes_the_article_page(httpserver: HTTPServer, tmp_path: Path) -> None:
-    page = httpserver.url_for("/news/harbour")
-    httpserver.expect_request("/news/harbour").respond_with_data(
-        PAGE, content_type="text/html; charset=utf-8"
-    )
+def full_text_desk(httpserver: HTTPServer, tmp_path: Path, page: str) -> tuple[NewsDesk, str]:
+    """A desk whose one configured feed, full_text on, links its item to `page`."""
     httpserver.expect_request("/teasers.xml").respond_with_data(
         teaser_feed(page), content_type="application/rss+xml"
     )
     url = httpserver.url_for("/teasers.xml")
-    settings = Settings(db=tmp_path / "news.db", feeds=[{"url": url, "full_text": True}])
-    desk = NewsDesk.open(settings, seed=False)
+    feeds = [FeedSettings(url=url, full_text=True)]
+    return NewsDesk.open(Settings(db=tmp_path / "news.db", feeds=feeds), seed=False), url
+
+
+def test_full_text_feed_takes_the_article_page(httpserver: HTTPServer, tmp_path: Path) -> None:
+    httpserver.expect_request("/news/harbour").respond_with_data(
+        PAGE, content_type="text/html; charset=utf-8"
+    )
+    desk, url = full_text_desk(httpserver, tmp_path, httpserver.url_for("/news/harbour"))
     try:
         assert desk.ingest([url]).added == 1
         article = desk.headlines(1)[0]
@@ -122,14 +126,8 @@ def test_full_text_feed_takes_the_article_page(httpserver: HTTPServer, tmp_path:
 
 
 def test_full_text_page_failure_keeps_the_teaser(httpserver: HTTPServer, tmp_path: Path) -> None:
-    page = httpserver.url_for("/gone")
     httpserver.expect_request("/gone").respond_with_data("no", status=404)
-    httpserver.expect_request("/teasers.xml").respond_with_data(
-        teaser_feed(page), content_type="application/rss+xml"
-    )
-    url = httpserver.url_for("/teasers.xml")
-    settings = Settings(db=tmp_path / "news.db", feeds=[{"url": url, "full_text": True}])
-    desk = NewsDesk.open(settings, seed=False)
+    desk, url = full_text_desk(httpserver, tmp_path, httpserver.url_for("/gone"))
     try:
         report = desk.ingest([url])
         assert (report.added, report.failed) == (1, 0)

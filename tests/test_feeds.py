@@ -21,7 +21,6 @@ from bot.sources.feeds import (
     FeedState,
     canonical_url,
     fetch_feed,
-    fetch_feed_async,
     html_to_blocks,
     parse_feed,
 )
@@ -567,12 +566,6 @@ def test_fetched_html_page_names_the_configured_url(http: HTTPServer) -> None:
     )
     with pytest.raises(SourceError, match=r"^feed http://\S+/page: an HTML page"):
         fetch_feed(http.url_for("/page"), timeout=5)
-
-
-async def test_async_variant_runs_in_a_thread(http: HTTPServer) -> None:
-    serve_feed(http)
-    result = await fetch_feed_async(http.url_for("/feed.xml"), timeout=5)
-    assert result.feed is not None and result.feed.title == "Harbour Gazette"
 
 
 def test_injected_transport_needs_no_server() -> None:

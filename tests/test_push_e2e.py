@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 
 from bot.service import NewsDesk
@@ -73,15 +72,6 @@ def utc(*args: int) -> datetime:
 def _timedeltas(monkeypatch: pytest.MonkeyPatch) -> None:
     # PTB 22 warns when it builds RetryAfter unless opted in to timedeltas; warnings are errors
     monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-@pytest.fixture
-def settings(botapi: BotApiServer, tmp_path: Path) -> Settings:
-    return Settings(
-        db=tmp_path / "news.db",
-        telegram_bot_token=SecretStr(botapi.token),
-        telegram_api_base_url=botapi.base_url,
-    )
 
 
 @pytest.fixture

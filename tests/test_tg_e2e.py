@@ -41,15 +41,6 @@ VOLCANO_QUESTION = "Grindavik volcano lava"
 
 
 @pytest.fixture
-def settings(botapi: BotApiServer, tmp_path: Path) -> Settings:
-    return Settings(
-        db=tmp_path / "news.db",
-        telegram_bot_token=SecretStr(botapi.token),
-        telegram_api_base_url=botapi.base_url,
-    )
-
-
-@pytest.fixture
 async def app(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[NewsApp]:

@@ -21,7 +21,6 @@ Decisions a caller relies on:
 
 from __future__ import annotations
 
-import asyncio
 import calendar
 import hashlib
 import logging
@@ -756,31 +755,6 @@ _ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
 )
-
-
-async def fetch_feed_async(
-    url: str,
-    *,
-    state: FeedState | None = None,
-    client: httpx.Client | None = None,
-    transport: httpx.BaseTransport | None = None,
-    timeout: float = 10.0,  # noqa: ASYNC109 - per HTTP operation, as in fetch_feed
-    max_bytes: int = 5_000_000,
-    retries: int = 2,
-    backoff: float = 0.5,
-) -> FetchResult:
-    """:func:`fetch_feed` in a worker thread, so the event loop never blocks on a feed."""
-    return await asyncio.to_thread(
-        fetch_feed,
-        url,
-        state=state,
-        client=client,
-        transport=transport,
-        timeout=timeout,
-        max_bytes=max_bytes,
-        retries=retries,
-        backoff=backoff,
-    )
 
 
 def _with_retries(
