@@ -121,6 +121,7 @@ class Subscription(BaseModel):
     at: str
     timezone: str
     active: bool = True
+    since: datetime | None = None  # when it was last set; None before it is saved
 
 
 class FeedStatus(BaseModel):

@@ -337,7 +337,12 @@ class DigestDesk:
         self._settings = desk.settings.digest
 
     def subscribe(
-        self, chat_id: int, at: str | None = None, timezone: str | None = None
+        self,
+        chat_id: int,
+        at: str | None = None,
+        timezone: str | None = None,
+        *,
+        now: datetime | None = None,
     ) -> Subscription:
         """Subscribe or change the time; an omitted timezone keeps the chat's current one.
 
@@ -350,7 +355,11 @@ class DigestDesk:
             timezone or (current.timezone if current else self._desk.settings.timezone)
         )
         subscription = Subscription(
-            chat_id=chat_id, at=clock.strftime("%H:%M"), timezone=zone.key, active=True
+            chat_id=chat_id,
+            at=clock.strftime("%H:%M"),
+            timezone=zone.key,
+            active=True,
+            since=now or datetime.now(UTC),
         )
         self._store.save_subscription(subscription)
         return subscription
@@ -398,6 +407,8 @@ class DigestDesk:
         latest = due_now(clock, zone, now, timedelta(days=2))  # today's or yesterday's
         if latest is None or latest.at + grace >= now:
             return None
+        if subscription.since is not None and latest.at < subscription.since:
+            return None  # scheduled before the chat subscribed: nothing was missed
         if not self.claim(subscription.chat_id, latest.day, now):
             return None  # sent, skipped, or being sent
         reason = f"missed: more than {self._settings.grace_hours:g} h late"

@@ -385,7 +385,7 @@ class Store:
                     subscription.at,
                     subscription.timezone,
                     int(subscription.active),
-                    _now(),
+                    _iso(subscription.since) or _now(),
                 ),
             )
 
@@ -572,7 +572,11 @@ def _when(value: str | None) -> datetime | None:
 
 def _subscription(row: sqlite3.Row) -> Subscription:
     return Subscription(
-        chat_id=row["chat_id"], at=row["at"], timezone=row["timezone"], active=bool(row["active"])
+        chat_id=row["chat_id"],
+        at=row["at"],
+        timezone=row["timezone"],
+        active=bool(row["active"]),
+        since=_when(row["updated_at"]),
     )
 
 

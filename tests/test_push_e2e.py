@@ -89,11 +89,14 @@ def with_stories(settings: Settings, tmp_path: Path) -> None:
     settings.seeds = seeds
 
 
+SUBSCRIBED = datetime(2024, 9, 1, tzinfo=UTC)  # well before the clock of every test
+
+
 def subscribe(settings: Settings, *subs: tuple[int, str, str]) -> None:
     desk = NewsDesk.open(settings)
     try:
         for chat_id, at, zone in subs:
-            desk.digests.subscribe(chat_id, at, zone)
+            desk.digests.subscribe(chat_id, at, zone, now=SUBSCRIBED)
     finally:
         desk.close()
 

@@ -75,13 +75,13 @@ async def subscribe(update: Update, context: NewsContext) -> None:
         await _reply(update, render.admins_only())
         return
     at, timezone = _time_and_zone(context.args or [])
+    now = context.bot_data.clock()
     try:
-        subscription = context.desk.digests.subscribe(chat.id, at, timezone)
+        subscription = context.desk.digests.subscribe(chat.id, at, timezone, now=now)
     except ScheduleError as exc:
         await _reply(update, render.schedule_error(str(exc)))
         return
     when = jobs.schedule_digest(context.app, chat.id)
-    now = context.bot_data.clock()
     next_at = when if when is not None and when > now else None
     if next_at is None:
         next_at = context.desk.digests.next_delivery(subscription, now).at
