@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ from werkzeug import Request, Response
 from bot.service import NewsDesk
 from bot.settings import FeedSettings, Settings
 
+ROOT = Path(__file__).resolve().parent.parent
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 
 
@@ -134,3 +138,30 @@ def test_full_text_page_failure_keeps_the_teaser(httpserver: HTTPServer, tmp_pat
         assert desk.headlines(1)[0].body == ["The council voted to rebuild the wall."]
     finally:
         desk.close()
+
+
+def test_cli_feed_failures_are_one_line_each_and_exit_non_zero(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    httpserver.expect_request("/loop").respond_with_data(
+        "", status=302, headers={"Location": "/loop"}
+    )
+    httpserver.expect_request("/page").respond_with_data(
+        (FEEDS / "html_page.xml").read_bytes(), content_type="text/html"
+    )
+    httpserver.expect_request("/ok.xml").respond_with_data(
+        (FEEDS / "atom_html.xml").read_bytes(), content_type="application/atom+xml"
+    )
+    urls = [httpserver.url_for(p) for p in ("/loop", "/page", "/ok.xml")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "--db", str(tmp_path / "news.db"), "ingest", *urls],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 1
+    errors = run.stderr.strip().splitlines()
+    assert len(errors) == 2
+    assert urls[0] in errors[0] and "redirect loop" in errors[0]
+    assert urls[1] in errors[1] and "HTML page" in errors[1]
+    assert run.stdout.startswith("added ") and "failed 2" in run.stdout
+    assert "Traceback" not in run.stderr
