@@ -19,7 +19,7 @@ from bot.answer import passage_excerpt
 from bot.digest import Digest, compose
 from bot.errors import SourceError
 from bot.models import Answer, Article, FeedStatus, Hit, Result, Subscription
-from bot.retrieval import FOUND_THRESHOLD, Retriever
+from bot.retrieval import FOUND_THRESHOLD, Retriever, Search
 from bot.schedule import Due, due_now, next_delivery, parse_clock, parse_timezone
 from bot.settings import Settings
 from bot.sources import Problem, load_path
@@ -107,6 +107,7 @@ class NewsDesk:
         # The index is not thread-safe; feed refreshes write it from worker threads while
         # the bot searches it on the event loop.
         self._index_lock = threading.RLock()
+        self._checked_generation: int | None = None  # see _catch_up
 
     @classmethod
     def open(cls, settings: Settings, *, seed: bool = True) -> NewsDesk:
@@ -270,17 +271,37 @@ class NewsDesk:
         if not cleaned:
             return Answer(question=question, found=False)
         if within is not None:
-            with self._index_lock:
-                search = self.retriever.search(cleaned, as_of=as_of, limit=max(limit, 100))
+            search = self._search(cleaned, as_of=as_of, limit=max(limit, 100))
             allowed = set(within)
             hits = [hit for hit in search.hits if hit.article_id in allowed][:limit]
             results = self._results(hits)
             found = bool(results) and hits[0].score >= FOUND_THRESHOLD
             return Answer(question=question, found=found, results=results)
-        with self._index_lock:
-            search = self.retriever.search(cleaned, as_of=as_of, limit=limit)
+        search = self._search(cleaned, as_of=as_of, limit=limit)
         results = self._results(search.hits)
         return Answer(question=question, found=search.found and bool(results), results=results)
+
+    def _search(self, question: str, *, as_of: datetime | None, limit: int) -> Search:
+        """Search the index, first catching up with articles another process stored."""
+        with self._index_lock:
+            self._catch_up()
+            return self.retriever.search(question, as_of=as_of, limit=limit)
+
+    def _catch_up(self) -> None:
+        """Take in the index another process (say `newsbot ingest`) saved for the store.
+
+        Checked once per change of the store's generation: one small query per search.
+        The other process saves its index right after its store commit; until it does,
+        this one keeps answering from what it has instead of rebuilding.
+        """
+        generation = self.store.generation
+        if generation in (self.retriever.generation, self._checked_generation):
+            return
+        self._checked_generation = generation
+        on_disk = Retriever.open(index_dir_for(self.settings.db))
+        if (on_disk.generation or -1) > (self.retriever.generation or -1):
+            log.info("taking in the index saved at store generation %s", on_disk.generation)
+            self.retriever = on_disk
 
     def _results(self, hits: Sequence[Hit]) -> list[Result]:
         articles = self.store.get_many([hit.article_id for hit in hits])
@@ -298,8 +319,7 @@ class NewsDesk:
         if article is None:
             return None
         if question:
-            with self._index_lock:
-                hits = self.retriever.search(clean_question(question), limit=20).hits
+            hits = self._search(clean_question(question), as_of=None, limit=20).hits
             for hit in hits:
                 if hit.article_id == article_id:
                     text, marks = self._excerpt(article, hit.passage, hit.terms)
