@@ -36,7 +36,7 @@ def passage_excerpt(passage: str, terms: Iterable[str]) -> tuple[str, tuple[tupl
     """`excerpt` for a passage's text already at hand (the store keeps them)."""
     wanted = frozenset(terms)
     sentences = split_sentences(passage) or [passage]
-    found = [{token.term for token in text.tokens(sentence)} & wanted for sentence in sentences]
+    found = [text.term_set(sentence) & wanted for sentence in sentences]
     best = max(range(len(sentences)), key=lambda i: (len(found[i]), -i))
     chosen = _widen(sentences, found, best)
     snippet = " ".join(sentences[chosen[0] : chosen[1]])
@@ -74,7 +74,7 @@ def _widen(sentences: list[str], found: list[set[str]], best: int) -> tuple[int,
 
 def _cut(snippet: str, wanted: frozenset[str]) -> str:
     """A window of at most MAX_EXCERPT_CHARS around the first marked word, cut at spaces."""
-    first = next((t.start for t in text.tokens(snippet) if t.term in wanted), 0)
+    first = next(iter(text.spans(snippet, wanted)), (0, 0))[0]
     budget = MAX_EXCERPT_CHARS - 2 * len(_ELLIPSIS)
     begin = max(0, min(first - budget // 4, len(snippet) - budget))
     if begin > 0:
@@ -90,4 +90,4 @@ def _cut(snippet: str, wanted: frozenset[str]) -> str:
 
 
 def _marks(snippet: str, wanted: frozenset[str]) -> tuple[tuple[int, int], ...]:
-    return tuple((t.start, t.end) for t in text.tokens(snippet) if t.term in wanted)
+    return tuple(text.spans(snippet, wanted))

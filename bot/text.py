@@ -161,6 +161,20 @@ def tokens(text: str) -> Iterator[Token]:
             yield Token(term, match.start(), match.end())
 
 
+def term_set(text: str) -> set[str]:
+    """The distinct terms of `text` (as `tokens` would give them, without offsets)."""
+    return {term for word in _SURFACE.findall(text) for term in _surface_terms(word)}
+
+
+def spans(text: str, wanted: frozenset[str]) -> list[tuple[int, int]]:
+    """(start, end) offsets of the surface words of `text` that hold a term in `wanted`."""
+    return [
+        match.span()
+        for match in _SURFACE.finditer(text)
+        if not wanted.isdisjoint(_surface_terms(match.group()))
+    ]
+
+
 @lru_cache(maxsize=65536)
 def _surface_terms(surface: str) -> tuple[str, ...]:
     """Terms of one surface word; cached, as excerpts tokenise the same words over and over."""
