@@ -487,14 +487,17 @@ class DigestDesk:
     ) -> Answer:
         """Answer from the chat's digest first (the one sent as `message_id`, else the latest).
 
-        With `number`, the answer is that story of the digest. Falls back to all articles
-        when the digest's stories do not answer the question.
+        With `number`, the answer is that story of the digest; when the digest has no such
+        story, the number is read as part of the question ("/ask 12 dead"). Falls back to
+        all articles when the digest's stories do not answer the question.
         """
         ids = self._store.digest_article_ids(chat_id, message_id)
         if number is not None and 1 <= number <= len(ids):
             result = self._desk.result(ids[number - 1], question)
             if result is not None:
                 return Answer(question=question, found=True, results=[result])
+        if number is not None:  # no such story: the number was part of the question
+            question = f"{number} {question}".strip()
         answer = self._desk.ask(question, within=ids) if ids else None
         if answer is not None and answer.found:
             return answer

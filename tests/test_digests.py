@@ -61,3 +61,20 @@ def test_due_claim_compose_and_record_once(desk: NewsDesk) -> None:
     assert not desk.digests.claim(7, due.day, MORNING)
     # Nothing is new tomorrow: the seed stories were sent.
     assert desk.digests.compose(7, date(2024, 9, 12)).items == []
+
+
+def test_ask_with_a_story_number_and_without_a_digest(desk: NewsDesk) -> None:
+    # No digest yet: "3,000" is part of the question, not story 3.
+    answer = desk.digests.ask(5, "Iraqis still remain in Al-Hol", number=3)
+    assert answer.question == "3 Iraqis still remain in Al-Hol"
+    assert answer.found
+    subscription = desk.digests.subscribe(5, "08:00", "UTC", now=datetime(2024, 9, 1, tzinfo=UTC))
+    due = desk.digests.due(subscription, MORNING)
+    assert due is not None and desk.digests.claim(5, due.day, MORNING)
+    digest = desk.digests.compose(5, due.day)
+    desk.digests.delivered(digest, [41])
+    second = digest.items[1]
+    story = desk.digests.ask(5, "what happened?", number=2)
+    assert story.found and story.results[0].article_id == second.article_id
+    replied = desk.digests.ask(5, "How many US troops are in Iraq?", message_id=41)
+    assert replied.found and replied.results[0].article_id in digest.article_ids

@@ -249,6 +249,24 @@ async def test_blocked_flooded_and_migrated_chats(
     assert not botapi.sent(blocked.id) and not botapi.sent(old_group.id)
 
 
+async def test_a_failed_digest_is_tried_again_within_grace(
+    botapi: BotApiServer, settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs, "FAILED_RETRY_SECONDS", 0.2)
+    chat = botapi.private_chat(botapi.user())
+    botapi.fail_chat(chat.id, "down", times=push.MAX_ATTEMPTS)  # every try of the first run
+    subscribe(settings, (chat.id, "08:00", "UTC"))
+    clock.set(utc(2024, 9, 11, 8, 0, 1))
+    async with running(settings, clock) as app:
+        (digest,) = await botapi.wait_for_messages(chat.id, timeout=15)
+        assert digest["text"].startswith(DIGEST)
+        statuses = [c.status for c in botapi.calls_to("sendMessage", chat.id)]
+        assert statuses == [502] * push.MAX_ATTEMPTS + [200]
+        desk = desk_of(app)
+        sent = [(chat.id, "2024-09-11", "sent")]
+        await until(lambda: desk.digests.deliveries() == sent, "the delivery recorded")
+
+
 async def test_force_sends_todays_digest_early_but_once(
     botapi: BotApiServer, settings: Settings, clock: Clock
 ) -> None:

@@ -25,6 +25,7 @@ FEED_STAGGER = 1.0  # seconds between the first refreshes of successive feeds
 FIRST_PRUNE_DELAY = 60.0
 PRUNE_EVERY = timedelta(days=1)
 LEASE_MARGIN = 1.0  # seconds after a foreign claim expires before trying again
+FAILED_RETRY_SECONDS = 15 * 60  # a failed digest is tried again this often, within grace
 
 # A one-shot job whose moment passed while the loop was busy (thousands due at 08:00)
 # must still run, however late: APScheduler would otherwise drop it after 1 s.
@@ -139,11 +140,17 @@ async def _digest_job(context: NewsContext) -> None:
         chat_id = new
     now = context.bot_data.clock()
     current = desk.digests.subscription(chat_id)
-    if outcome == push.TAKEN and current and desk.digests.due(current, now) is not None:
+    still_due = current is not None and desk.digests.due(current, now) is not None
+    if outcome == push.TAKEN and still_due:
         # Claimed by an attempt that may have died (a crash, another process): look again
         # once its lease has run out.
         lease = desk.settings.digest.claim_lease_seconds
         _retry_later(application, chat_id, lease + LEASE_MARGIN)
+        return
+    if outcome == push.FAILED and still_due:
+        # Telegram or the network failed us a few times in a row: try again later today,
+        # for as long as the grace window lasts.
+        _retry_later(application, chat_id, FAILED_RETRY_SECONDS)
         return
     schedule_digest(application, chat_id, after=now)
 

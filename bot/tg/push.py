@@ -151,7 +151,8 @@ async def _send_claimed(bot: Bot, desk: NewsDesk, digest: Digest, on_move: Moved
         except NetworkError as exc:  # timeouts and connection errors: the next try may work
             reason = str(exc)
             log.warning("chat %d: send failed (%s), attempt %d", digest.chat_id, exc, attempt)
-            await asyncio.sleep(attempt)
+            if attempt < MAX_ATTEMPTS:
+                await asyncio.sleep(attempt)
             continue
         except TelegramError as exc:
             reason = str(exc)

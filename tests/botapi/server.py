@@ -354,8 +354,9 @@ class BotApiServer:
     ) -> None:
         """Make the next `times` requests to `chat_id` fail (None: until `clear_faults`).
 
-        `kind`: "blocked" (403), "flood" (429 with parameters.retry_after) or "migrated"
-        (400 with parameters.migrate_to_chat_id).
+        `kind`: "blocked" (403), "flood" (429 with parameters.retry_after), "migrated"
+        (400 with parameters.migrate_to_chat_id) or "down" (502, as when Telegram's servers
+        are unreachable).
         """
         if kind == "blocked":
             error = ApiError(403, "Forbidden: bot was blocked by the user")
@@ -372,6 +373,8 @@ class BotApiServer:
                 "Bad Request: group chat was upgraded to a supergroup chat",
                 {"migrate_to_chat_id": new_id},
             )
+        elif kind == "down":
+            error = ApiError(502, "Bad Gateway")
         else:
             raise ValueError(f"unknown fault kind {kind!r}")
         self._chat_faults[chat_id].append(Fault(error, times))
