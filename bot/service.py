@@ -395,6 +395,11 @@ class DigestDesk:
     def subscription(self, chat_id: int) -> Subscription | None:
         return self._store.subscription(chat_id)
 
+    def timezone(self, chat_id: int) -> str:
+        """The chat's timezone: the one of its digest (even a stopped one), else the default."""
+        subscription = self._store.subscription(chat_id)
+        return subscription.timezone if subscription else self._desk.settings.timezone
+
     def active(self) -> list[Subscription]:
         return self._store.active_subscriptions()
 

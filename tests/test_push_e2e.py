@@ -329,6 +329,17 @@ async def test_subscribe_validates_time_and_timezone(
         assert job_names(app) == []
 
 
+async def test_answers_show_dates_in_the_chats_timezone(
+    botapi: BotApiServer, settings: Settings, clock: Clock
+) -> None:
+    chat = botapi.private_chat(botapi.user())
+    question = "How many Iraqis still remain in Al-Hol?"  # its seed date carries a time
+    async with running(settings, clock):
+        assert " UTC" in (await command(botapi, chat, question)).split("\n")[1]
+        await command(botapi, chat, "/subscribe 07:00 Asia/Baghdad")
+        assert (await command(botapi, chat, question)).split("\n")[1].endswith(" +03")
+
+
 async def test_only_group_admins_change_the_digest(
     botapi: BotApiServer, settings: Settings, clock: Clock
 ) -> None:

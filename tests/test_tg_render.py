@@ -175,6 +175,16 @@ def test_dates_are_utc_with_time_only_when_known() -> None:
     assert render.date(datetime(2024, 9, 11, 9, 0, tzinfo=tehran)) == "11 Sep 2024, 05:30 UTC"
 
 
+def test_dates_show_in_the_chats_timezone_when_a_time_is_known() -> None:
+    moment = datetime(2024, 9, 11, 22, 30, tzinfo=UTC)
+    assert render.date(moment, "Asia/Baghdad") == "12 Sep 2024, 01:30 +03"
+    assert render.date(moment, "Europe/London") == "11 Sep 2024, 23:30 BST"
+    # A bare date has no time to convert: it stays the day the source gave.
+    assert render.date(datetime(2024, 9, 11, tzinfo=UTC), "America/New_York") == "11 Sep 2024"
+    card = render.card(result(published=moment), zone="Asia/Baghdad")
+    assert "12 Sep 2024, 01:30 +03" in card.html
+
+
 def test_plain_strips_tags_and_unescapes() -> None:
     assert render.plain('<b>a &lt; b</b> <a href="https://x">&amp;</a>') == "a < b &"
 

@@ -57,7 +57,8 @@ async def ask_command(update: Update, context: NewsContext) -> None:
         await _reply(update, render.ask_usage())
         return
     number, rest = _story_number(question)
-    await _reply(update, render.answer(_answer(context, message, rest, number)))
+    zone = context.desk.digests.timezone(message.chat_id)
+    await _reply(update, render.answer(_answer(context, message, rest, number), zone=zone))
 
 
 async def headlines(update: Update, context: NewsContext) -> None:
@@ -65,7 +66,9 @@ async def headlines(update: Update, context: NewsContext) -> None:
     wanted = context.args[0] if context.args else ""
     limit = int(wanted) if wanted.isdigit() else render.DEFAULT_HEADLINES
     limit = max(1, min(limit, render.MAX_HEADLINES))
-    await _reply(update, render.headlines(context.desk.headlines(limit)))
+    chat = update.effective_chat
+    zone = context.desk.digests.timezone(chat.id) if chat else context.desk.settings.timezone
+    await _reply(update, render.headlines(context.desk.headlines(limit), zone=zone))
 
 
 async def subscribe(update: Update, context: NewsContext) -> None:
@@ -128,7 +131,8 @@ async def ask_private(update: Update, context: NewsContext) -> None:
     """Any text in a private chat is a question (about the digest when replying to one)."""
     message = update.effective_message
     if message and message.text:
-        await _reply(update, render.answer(_answer(context, message, message.text)))
+        zone = context.desk.digests.timezone(message.chat_id)
+        await _reply(update, render.answer(_answer(context, message, message.text), zone=zone))
 
 
 async def ask_addressed(update: Update, context: NewsContext) -> None:
@@ -138,7 +142,8 @@ async def ask_addressed(update: Update, context: NewsContext) -> None:
     if not question or message is None:
         await _reply(update, render.ask_usage())
         return
-    await _reply(update, render.answer(_answer(context, message, question)))
+    zone = context.desk.digests.timezone(message.chat_id)
+    await _reply(update, render.answer(_answer(context, message, question), zone=zone))
 
 
 async def text_only(update: Update, context: NewsContext) -> None:
@@ -181,7 +186,7 @@ async def _show_rank(
     answer = context.desk.ask(question)
     if not answer.found or rank >= len(answer.results):
         return render.NO_MORE
-    reply = render.answer(answer, rank=rank)
+    reply = render.answer(answer, rank=rank, zone=context.desk.digests.timezone(message.chat_id))
     try:
         await message.edit_text(reply.html, reply_markup=reply.keyboard)
     except BadRequest as exc:
@@ -204,7 +209,8 @@ async def _open_article(
         return render.GONE
     asked = message.reply_to_message  # the question, so feedback on this card finds it
     target = asked if asked and question else message
-    await _send(context.bot, message.chat_id, render.card(result), reply_to=target)
+    zone = context.desk.digests.timezone(message.chat_id)
+    await _send(context.bot, message.chat_id, render.card(result, zone=zone), reply_to=target)
     return None
 
 
@@ -223,7 +229,9 @@ async def inline_query(update: Update, context: NewsContext) -> None:
     else:
         latest = desk.headlines(render.MAX_INLINE_RESULTS)
         results = [r for r in (desk.result(a.id) for a in latest) if r is not None]
-    await query.answer(render.inline_results(results), cache_time=30)
+    # An inline query has no chat of ours: dates show in the default timezone.
+    shown = render.inline_results(results, zone=desk.settings.timezone)
+    await query.answer(shown, cache_time=30)
 
 
 # ---------------------------------------------------------------------------------- errors, log

@@ -233,22 +233,26 @@ def admins_command_only() -> Reply:
 # ---------------------------------------------------------------------------------- answers
 
 
-def answer(result: Answer, *, rank: int = 0) -> Reply:
-    """The reply to a question: the card of result `rank`, or nothing-found with suggestions."""
+def answer(result: Answer, *, rank: int = 0, zone: str = "UTC") -> Reply:
+    """The reply to a question: the card of result `rank`, or nothing-found with suggestions.
+
+    Dates show in the chat's timezone `zone` (an IANA name).
+    """
     if not result.found or not result.results:
         return nothing_found(result.results)
     rank = max(0, min(rank, len(result.results) - 1))
-    return card(result.results[rank], rank=rank, total=len(result.results))
+    return card(result.results[rank], rank=rank, total=len(result.results), zone=zone)
 
 
-def card(result: Result, *, rank: int | None = None, total: int = 1) -> Reply:
+def card(result: Result, *, rank: int | None = None, total: int = 1, zone: str = "UTC") -> Reply:
     """An answer card: bold (linked) headline, date and source, excerpt with marked terms.
 
     With `rank`, the card belongs to a ranked answer and gets Back/More buttons as needed;
     without, it is a single article (opened from a list). Always fits one message.
     """
     lines = [_headline(result.headline, result.url)]
-    meta = " · ".join(filter(None, [date(result.published), _clean(result.source or "")]))
+    when = date(result.published, zone)
+    meta = " · ".join(filter(None, [when, _clean(result.source or "")]))
     if meta:
         lines.append(f"<i>{escape(meta)}</i>")
     if result.excerpt.strip():
@@ -272,14 +276,14 @@ def nothing_found(suggestions: Sequence[Result]) -> Reply:
     )
 
 
-def headlines(articles: Sequence[Article]) -> Reply:
+def headlines(articles: Sequence[Article], *, zone: str = "UTC") -> Reply:
     """A numbered list of headlines, newest first, each with a button that opens its card."""
     if not articles:
         return Reply("No headlines yet.")
     lines = ["<b>Latest headlines</b>", ""]
     rows = []
     for number, article in enumerate(articles, start=1):
-        when = date(article.published)
+        when = date(article.published, zone)
         suffix = f" <i>({escape(when)})</i>" if when else ""
         lines.append(f"{number}. {escape(_short(article.headline, _HEADLINE_CHARS))}{suffix}")
         data = open_data(article.id)
@@ -288,13 +292,15 @@ def headlines(articles: Sequence[Article]) -> Reply:
     return Reply("\n".join(lines), InlineKeyboardMarkup(rows) if rows else None)
 
 
-def inline_results(results: Sequence[Result]) -> list[InlineQueryResultArticle]:
+def inline_results(
+    results: Sequence[Result], *, zone: str = "UTC"
+) -> list[InlineQueryResultArticle]:
     """Up to MAX_INLINE_RESULTS inline articles: headline, date and excerpt; sends a card."""
     articles = []
     for result in results[:MAX_INLINE_RESULTS]:
-        shown = card(result)
+        shown = card(result, zone=zone)
         source = _source_keyboard(result.url)
-        summary = " · ".join(filter(None, [date(result.published), _clean(result.excerpt)]))
+        summary = " · ".join(filter(None, [date(result.published, zone), _clean(result.excerpt)]))
         articles.append(
             InlineQueryResultArticle(
                 id=_result_id(result.article_id),
@@ -360,14 +366,16 @@ def marked(text: str, marks: Sequence[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-def date(published: datetime | None) -> str:
-    """ "11 Sep 2024" (UTC), with the time when the source gave one; "" when unknown."""
+def date(published: datetime | None, zone: str = "UTC") -> str:
+    """ "11 Sep 2024", or "28 Nov 2026, 05:03 +03" in timezone `zone` when the source gave a
+    time; "" when unknown. A bare date (midnight UTC) stays as given, in no timezone.
+    """
     if published is None:
         return ""
     moment = published.astimezone(UTC)
     if (moment.hour, moment.minute) == (0, 0):
         return moment.strftime("%d %b %Y")
-    return moment.strftime("%d %b %Y, %H:%M UTC")
+    return moment.astimezone(ZoneInfo(zone)).strftime("%d %b %Y, %H:%M %Z")
 
 
 def plain(markup: str) -> str:
