@@ -29,8 +29,9 @@ from bot.store import Store, UpsertCounts
 
 log = logging.getLogger(__name__)
 
-# Articles are parsed, stored and indexed this many at a time, so a large file never sits
-# in memory whole (one transaction still covers the whole ingest).
+# Articles are parsed, stored and indexed this many at a time, so a large file (or a whole
+# store, when the index is rebuilt) never sits in memory at once; one transaction still
+# covers a whole ingest.
 INGEST_BATCH = 500
 T = TypeVar("T")
 
@@ -135,7 +136,8 @@ class NewsDesk:
         index_dir = index_dir_for(self.settings.db)
         shutil.rmtree(index_dir, ignore_errors=True)
         self.retriever = Retriever.open(index_dir)
-        self.retriever.add(list(self.store.iter_articles()))
+        for batch in _batches(self.store.iter_articles(), INGEST_BATCH):
+            self.retriever.add(batch)
         self.retriever.save(generation)
 
     # -- ingest -------------------------------------------------------------------------------
