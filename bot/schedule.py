@@ -103,10 +103,11 @@ def due_now(at: time, zone: ZoneInfo, now: datetime, grace: timedelta) -> Due | 
 
 
 def missed(at: time, zone: ZoneInfo, now: datetime, grace: timedelta) -> Due | None:
-    """The latest scheduled delivery before `now` that is already past the grace window."""
+    """The latest scheduled delivery at or before `now`, if it is already past the grace
+    window; None while it may still go out (an earlier day is never looked at)."""
     local_day = now.astimezone(zone).date()
     for day in (local_day, local_day - timedelta(days=1)):
         moment = local_moment(day, at, zone)
-        if moment + grace < now:
-            return Due(day, moment)
+        if moment <= now:
+            return Due(day, moment) if moment + grace < now else None
     return None

@@ -20,7 +20,7 @@ from bot.digest import Digest, compose
 from bot.errors import SourceError
 from bot.models import Answer, Article, FeedStatus, Hit, Result, Subscription
 from bot.retrieval import FOUND_THRESHOLD, Retriever, Search
-from bot.schedule import Due, due_now, next_delivery, parse_clock, parse_timezone
+from bot.schedule import Due, due_now, missed, next_delivery, parse_clock, parse_timezone
 from bot.settings import Settings
 from bot.sources import Problem, load_path
 from bot.sources.feeds import FeedState, fetch_feed
@@ -431,8 +431,8 @@ class DigestDesk:
         """
         grace = timedelta(hours=self._settings.grace_hours)
         clock, zone = parse_clock(subscription.at), parse_timezone(subscription.timezone)
-        latest = due_now(clock, zone, now, timedelta(days=2))  # today's or yesterday's
-        if latest is None or latest.at + grace >= now:
+        latest = missed(clock, zone, now, grace)
+        if latest is None:
             return None
         if subscription.since is not None and latest.at < subscription.since:
             return None  # scheduled before the chat subscribed: nothing was missed
