@@ -151,16 +151,17 @@ class NewsDesk:
         report = IngestReport()
         files = [Path(path) for path in paths if not _is_url(path)]
         items = (item for file in files for item in _load(file))
-        try:
-            with self._index_lock, self.store.transaction():
-                for chunk in _batches(items, INGEST_BATCH):
-                    report.problems += [item for item in chunk if isinstance(item, Problem)]
-                    self._add([item for item in chunk if isinstance(item, Article)], report)
-        except BaseException:
-            self._reload_index()  # it may hold articles the store just rolled back
-            raise
-        if report.added or report.updated:
-            self.retriever.save(self.store.generation)
+        with self._index_lock:  # also over the save: a feed refresh may add meanwhile
+            try:
+                with self.store.transaction():
+                    for chunk in _batches(items, INGEST_BATCH):
+                        report.problems += [i for i in chunk if isinstance(i, Problem)]
+                        self._add([i for i in chunk if isinstance(i, Article)], report)
+            except BaseException:
+                self._reload_index()  # it may hold articles the store just rolled back
+                raise
+            if report.added or report.updated:
+                self.retriever.save(self.store.generation)
         for path in paths:
             if _is_url(path):
                 report.merge(self.ingest_feed(str(path)))
