@@ -1,4 +1,4 @@
-"""RSS/Atom feeds: bounded, conditional HTTP fetching and parsing of items into Articles.
+"""RSS/Atom feeds: a feed document's bytes into Articles, and the state of conditional GETs.
 
 Decisions a caller relies on:
 
@@ -15,8 +15,8 @@ Decisions a caller relies on:
   style and other non-text elements are dropped with their content, block elements and
   ``<br>`` end paragraphs, entities are decoded, whitespace is collapsed, ``h1``-``h6`` become
   subheadings. Items left with neither headline nor text are skipped, and say why.
-- Feeds are fetched synchronously; the asyncio job queue calls :func:`fetch_feed_async`,
-  which runs :func:`fetch_feed` in a worker thread.
+- Fetching is :mod:`bot.sources.fetch`'s (schemes, redirects, size cap, retries);
+  :func:`fetch_feed` only adds the feed's conditional-GET state and the parse.
 """
 
 from __future__ import annotations
@@ -38,19 +38,14 @@ import feedparser
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot import __version__
-from bot.errors import SourceError
 from bot.models import Article
+from bot.sources.fetch import Download, FetchError, fetch
 
 logger = logging.getLogger(__name__)
 
-USER_AGENT = f"newsbot/{__version__} (RSS/Atom reader)"
-MAX_REDIRECTS = 5
 ID_PREFIX = "feed:"
 
 _HTTP_SCHEMES = frozenset({"http", "https"})
-_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-_PERMANENT_REDIRECTS = frozenset({301, 308})
 _FUTURE_TOLERANCE = timedelta(days=1)
 _HEADLINE_MAX = 160
 
@@ -158,14 +153,11 @@ class FetchResult(BaseModel):
     moved_to: str | None = None
 
 
-class FeedFetchError(SourceError):
+class FeedFetchError(FetchError):
     """A feed could not be fetched or parsed; the message is one line naming the URL."""
 
-    def __init__(self, url: str | None, reason: str, *, attempts: int = 1) -> None:
-        self.url = url
-        self.reason = _one_line(reason)
-        self.attempts = attempts
-        super().__init__(f"feed {url or '(no url)'}: {self.reason}")
+    def describe(self) -> str:
+        return f"feed {super().describe()}"
 
 
 # --- URLs and ids -------------------------------------------------------------------------
@@ -627,43 +619,14 @@ def _published(entry: Mapping[str, Any], at: datetime) -> datetime | None:
 
 # --- fetching -------------------------------------------------------------------------------
 
-
-class _Retryable(Exception):
-    """A failure worth another attempt: 5xx, a connection error or a timeout."""
-
-
-@dataclass
-class _Download:
-    final_url: str
-    status: int
-    headers: httpx.Headers
-    body: bytes
-    permanent: bool
-
-
-def _size(n: int) -> str:
-    if n >= 1_000_000:
-        return f"{n / 1_000_000:g} MB"
-    if n >= 1_000:
-        return f"{n / 1_000:g} kB"
-    return f"{n} bytes"
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
+)
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _check_scheme(url: str, label: str) -> None:
-    try:
-        scheme = urlsplit(url).scheme.lower()
-    except ValueError as exc:
-        raise FeedFetchError(label, f"invalid URL: {exc}") from exc
-    if scheme not in _HTTP_SCHEMES:
-        raise FeedFetchError(label, f"only http(s) URLs are fetched, not {scheme or 'no'} scheme")
 
 
 def fetch_feed(
@@ -679,18 +642,14 @@ def fetch_feed(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], datetime] = _utcnow,
 ) -> FetchResult:
-    """Download a feed (conditionally, if `state` allows) and parse it.
+    """Download a feed with the guarded client (conditionally, if `state` allows) and parse it.
 
     Args:
         url: an http(s) feed URL; any other scheme is refused.
         state: the previous state of this URL; its ETag / Last-Modified make the GET
             conditional. A state for another URL is ignored.
-        client: a shared client (not closed here); else one is made over `transport`.
-        transport: an httpx transport for the client made here (tests, proxies).
-        timeout: seconds for connecting, for each read, and for a whole attempt.
-        max_bytes: the largest (decoded) body accepted; a larger one aborts the download.
-        retries: extra attempts after a 5xx, a connection error or a timeout (not a 4xx);
-            the n-th retry waits `backoff * 2**(n-1)` seconds via `sleep`.
+        client, transport, timeout, max_bytes, retries, backoff, sleep: as for
+            :func:`bot.sources.fetch.fetch`.
         clock: the current aware time (tests pin it).
 
     Returns:
@@ -699,163 +658,28 @@ def fetch_feed(
     Raises:
         SourceError: (a FeedFetchError) one line naming `url` and the reason.
     """
-    _check_scheme(url, url)
-    if max_bytes < 1 or retries < 0 or timeout <= 0:
-        raise ValueError("max_bytes and timeout must be positive, retries not negative")
     previous = state if state is not None and state.url == url else None
-    headers = {"User-Agent": USER_AGENT, "Accept": _ACCEPT}
-    if previous and previous.etag:
-        headers["If-None-Match"] = previous.etag
-    if previous and previous.last_modified:
-        headers["If-Modified-Since"] = previous.last_modified
-
-    own_client = client is None
-    http = client or httpx.Client(transport=transport)
     try:
-        download, attempts = _with_retries(
-            lambda: _download(http, url, headers, timeout=timeout, max_bytes=max_bytes),
+        download = fetch(
             url,
+            client=client,
+            transport=transport,
+            accept=_ACCEPT,
+            etag=previous.etag if previous else None,
+            last_modified=previous.last_modified if previous else None,
+            timeout=timeout,
+            max_bytes=max_bytes,
             retries=retries,
             backoff=backoff,
             sleep=sleep,
         )
-    finally:
-        if own_client:
-            http.close()
-    return _result(url, download, attempts, previous, clock())
+    except FetchError as exc:
+        raise FeedFetchError(url, exc.reason, attempts=exc.attempts) from exc
+    return _result(url, download, previous, clock())
 
 
-def fetch_page(
-    url: str,
-    *,
-    client: httpx.Client,
-    timeout: float = 10.0,
-    max_bytes: int = 5_000_000,
-    retries: int = 1,
-) -> bytes:
-    """Download one web page with the same guards as a feed (http(s) only, redirects checked
-    by hand, size cap, timeout, bounded retries).
-
-    Raises:
-        SourceError: (a FeedFetchError) one line naming `url` and the reason.
-    """
-    _check_scheme(url, url)
-    headers = {"User-Agent": USER_AGENT, "Accept": "text/html, application/xhtml+xml;q=0.9"}
-    download, _ = _with_retries(
-        lambda: _download(client, url, headers, timeout=timeout, max_bytes=max_bytes),
-        url,
-        retries=retries,
-        backoff=0.5,
-        sleep=time.sleep,
-    )
-    return download.body
-
-
-_ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
-    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
-)
-
-
-def _with_retries(
-    attempt: Callable[[], _Download],
-    url: str,
-    *,
-    retries: int,
-    backoff: float,
-    sleep: Callable[[float], None],
-) -> tuple[_Download, int]:
-    for number in range(1, retries + 2):
-        try:
-            return attempt(), number
-        except _Retryable as exc:
-            if number > retries:
-                plural = "s" if number > 1 else ""
-                raise FeedFetchError(
-                    url, f"{exc} (after {number} attempt{plural})", attempts=number
-                ) from exc
-            delay = backoff * 2 ** (number - 1)
-            logger.info("feed %s: %s; retrying in %.1f s", url, exc, delay)
-            sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _download(
-    http: httpx.Client, url: str, headers: dict[str, str], *, timeout: float, max_bytes: int
-) -> _Download:
-    """One attempt: follow up to MAX_REDIRECTS redirects by hand, then read the body."""
-    deadline = time.monotonic() + timeout
-    current, seen, permanent = url, {url}, True
-    for _ in range(MAX_REDIRECTS + 1):
-        try:
-            with http.stream(
-                "GET", current, headers=headers, follow_redirects=False, timeout=timeout
-            ) as response:
-                if response.status_code in _REDIRECT_STATUSES:
-                    permanent = permanent and response.status_code in _PERMANENT_REDIRECTS
-                    current = _redirect_target(url, current, response, seen)
-                    continue
-                _check_status(url, response)
-                body = _read_capped(url, response, max_bytes=max_bytes, deadline=deadline)
-                return _Download(current, response.status_code, response.headers, body, permanent)
-        except httpx.TimeoutException as exc:
-            raise _Retryable(f"timed out after {timeout:g} s ({type(exc).__name__})") from exc
-        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            raise _Retryable(
-                f"connection failed: {_one_line(str(exc)) or type(exc).__name__}"
-            ) from exc
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise FeedFetchError(url, f"HTTP error: {exc or type(exc).__name__}") from exc
-    raise FeedFetchError(url, f"too many redirects (more than {MAX_REDIRECTS}), last to {current}")
-
-
-def _redirect_target(url: str, current: str, response: httpx.Response, seen: set[str]) -> str:
-    location: str | None = response.headers.get("location")
-    if not location:
-        raise FeedFetchError(url, f"HTTP {response.status_code} redirect without a Location")
-    target = urljoin(current, location.strip())
-    scheme = urlsplit(target).scheme.lower()
-    if scheme not in _HTTP_SCHEMES:
-        raise FeedFetchError(url, f"refused redirect to a non-http(s) URL: {target}")
-    if target in seen:
-        raise FeedFetchError(url, f"redirect loop at {target}")
-    seen.add(target)
-    return target
-
-
-def _check_status(url: str, response: httpx.Response) -> None:
-    status = response.status_code
-    if status == 304 or 200 <= status < 300:
-        return
-    reason = f"HTTP {status} {response.reason_phrase}".strip()
-    if status >= 500:
-        raise _Retryable(reason)
-    raise FeedFetchError(url, reason)
-
-
-def _read_capped(url: str, response: httpx.Response, *, max_bytes: int, deadline: float) -> bytes:
-    if response.status_code == 304:
-        return b""
-    too_large = f"response larger than {_size(max_bytes)}"
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise FeedFetchError(url, f"{too_large} (Content-Length {declared})")
-    chunks: list[bytes] = []
-    received = 0
-    for chunk in response.iter_bytes():
-        received += len(chunk)
-        if received > max_bytes:
-            raise FeedFetchError(url, too_large)
-        if time.monotonic() > deadline:
-            raise httpx.ReadTimeout("download too slow", request=response.request)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _result(
-    url: str, download: _Download, attempts: int, previous: FeedState | None, now: datetime
-) -> FetchResult:
-    moved_to = download.final_url if download.final_url != url and download.permanent else None
+def _result(url: str, download: Download, previous: FeedState | None, now: datetime) -> FetchResult:
+    moved_to = download.moved_to
     if download.status == 304:
         old = previous or FeedState(url=url)
         state = old.model_copy(
@@ -875,7 +699,7 @@ def _result(
             not_modified=True,
             feed=None,
             state=state,
-            attempts=attempts,
+            attempts=download.attempts,
             moved_to=moved_to,
         )
     feed = _parse(
@@ -900,6 +724,6 @@ def _result(
         not_modified=False,
         feed=feed,
         state=state,
-        attempts=attempts,
+        attempts=download.attempts,
         moved_to=moved_to,
     )

@@ -9,7 +9,7 @@ import httpx
 
 from bot.errors import ConfigError, SourceError
 from bot.models import Article
-from bot.sources.feeds import fetch_page
+from bot.sources.fetch import fetch_page
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def _complete(article: Article, *, client: httpx.Client, timeout: float) -> Arti
         return article
     try:
         paragraphs = extract_paragraphs(
-            fetch_page(article.url, client=client, timeout=timeout), article.url
+            fetch_page(article.url, client=client, timeout=timeout).body, article.url
         )
     except SourceError as exc:
         log.info("no full text for %s: %s", article.url, exc)
