@@ -9,7 +9,12 @@ question's date, the same with ~20 % of words mistyped (one character edited in 
 word, fixed seed), the same without dates (as_of=None, i.e. now); latency per question in
 batch (index loaded once); index build time; peak RSS of the process building the index and
 of the process serving questions from the saved index (each measured in its own process);
+then "answer shown" (the labelled answer on the top card, and on any of the top five cards,
+headline and excerpt as the user sees them) for dev, its tuning part and its held-out part;
 then the calibration of the `found` threshold. newsqa texts are read at run time only.
+
+Held-out split: every third dev question (the 3rd, 6th, ...) was set aside before the
+ranking and excerpts were tuned on the others, so its figures say how well the tuning carries.
 """
 
 from __future__ import annotations
@@ -35,8 +40,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.evaluation import add_typos  # noqa: E402
-from bot.models import Article  # noqa: E402
+from bot.answer import card  # noqa: E402
+from bot.evaluation import add_typos, answer_shown  # noqa: E402
+from bot.models import Article, Hit  # noqa: E402
 from bot.parsing import article_from_json  # noqa: E402
 from bot.passages import split_passages  # noqa: E402
 from bot.retrieval import FOUND_THRESHOLD, Retriever  # noqa: E402
@@ -90,6 +96,8 @@ class Question:
     text: str
     gold_id: str
     as_of: datetime
+    answer: str = ""
+    held_out: bool = False
 
 
 @dataclass
@@ -98,6 +106,7 @@ class Scores:
 
     ranks: list[int | None] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
+    hits: list[list[dict[str, Any]]] = field(default_factory=list)
 
     def add(self, ranked: Sequence[str], gold: str, seconds: float) -> None:
         top = list(ranked[:5])
@@ -127,11 +136,14 @@ def load_articles(newsqa: Path) -> list[Article]:
 def load_questions(newsqa: Path) -> list[Question]:
     questions = []
     with (newsqa / "dev.jsonl").open(encoding="utf-8") as lines:
-        for line in lines:
+        for number, line in enumerate(lines):
             item = json.loads(line)
             day = date.fromisoformat(item["as_of"])
             as_of = datetime.combine(day, clock.max, tzinfo=UTC)
-            questions.append(Question(item["question"], item["gold_id"], as_of))
+            held_out = number % 3 == 2
+            questions.append(
+                Question(item["question"], item["gold_id"], as_of, item["answer"], held_out)
+            )
     return questions
 
 
@@ -184,9 +196,12 @@ def serve_questions(newsqa: Path, index_dir: Path) -> dict[str, Any]:
             search = retriever.search(text, as_of=as_of, limit=5)
             scores.add([hit.article_id for hit in search.hits], question.gold_id, begin)
             scores.latencies_ms[-1] = (time.perf_counter() - begin) * 1000
+            scores.hits.append([hit.model_dump() for hit in search.hits])
         results[name] = scores
     # Plain values cross the process boundary (classes of __main__ do not unpickle there).
-    plain = {name: (scores.ranks, scores.latencies_ms) for name, scores in results.items()}
+    plain = {
+        name: (scores.ranks, scores.latencies_ms, scores.hits) for name, scores in results.items()
+    }
     return {"load_s": load_s, "results": plain, "rss_mb": peak_rss_mb()}
 
 
@@ -340,6 +355,41 @@ def calibration(index_dir: Path, articles: list[Article], questions: list[Questi
 # ----------------------------------------------------------------------------- report
 
 
+def shown_table(served: dict[str, Scores], asked: list[Question], by_id: dict[str, Article]) -> str:
+    """Ranking and answer shown, as of each date, for dev, its tuning part and held-out part."""
+    dated, typos = served["as of date"], served["as of date, 20% typos"]
+    rows = [
+        "| questions | n | @1 | @5 | MRR | answer shown (top card) | answer shown (top 5) "
+        "| typos @1 | typos @5 |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    parts = {
+        "dev (all)": lambda q: True,
+        "tuning part (2/3)": lambda q: not q.held_out,
+        "held-out part (1/3)": lambda q: q.held_out,
+    }
+    for label, keep in parts.items():
+        chosen = [i for i, q in enumerate(asked) if keep(q)]
+        part = Scores([dated.ranks[i] for i in chosen])
+        part_typos = Scores([typos.ranks[i] for i in chosen])
+        top = top5 = 0
+        for i in chosen:
+            cards = [
+                card(by_id[hit.article_id], hit)
+                for hit in (Hit.model_validate(plain) for plain in dated.hits[i])
+            ]
+            shown = [answer_shown(asked[i].answer, c) for c in cards]
+            top += bool(shown) and shown[0]
+            top5 += any(shown)
+        n = max(len(chosen), 1)
+        rows.append(
+            f"| {label} | {len(chosen)} | {part.at(1):.3f} | {part.at(5):.3f} | "
+            f"{part.mrr():.3f} | {top / n:.3f} | {top5 / n:.3f} | "
+            f"{part_typos.at(1):.3f} | {part_typos.at(5):.3f} |"
+        )
+    return "\n".join(rows)
+
+
 def table(systems: dict[str, dict[str, Scores]], notes: dict[str, str]) -> str:
     names = ["as of date", "as of date, 20% typos", "no dates"]
     header = "| system | " + " | ".join(f"{n}: @1 / @5 / MRR" for n in names)
@@ -380,11 +430,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         fuzzy = FuzzyBaseline(articles)
         asked = conditions(questions)
         subset = {name: items[:: args.fuzzy_every] for name, items in asked.items()}
+        ours = {
+            name: Scores(ranks, latencies, hits)
+            for name, (ranks, latencies, hits) in served["results"].items()
+        }
         systems = {
-            "Retriever (ours)": {
-                name: Scores(ranks, latencies)
-                for name, (ranks, latencies) in served["results"].items()
-            },
+            "Retriever (ours)": ours,
             "bm25s raw": {name: run_baseline(bm25.search, items) for name, items in asked.items()},
             "rapidfuzz brute force": {
                 name: run_baseline(fuzzy.search, items) for name, items in subset.items()
@@ -406,6 +457,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"peak RSS {build['rss_mb']:.0f} MB while building; serving process: index "
             f"loaded in {served['load_s'] * 1000:.0f} ms, peak RSS {served['rss_mb']:.0f} MB."
         )
+        print()
+        print("## Answer shown (as of each date)")
+        print()
+        print(shown_table(ours, questions, {article.id: article for article in articles}))
         if not args.no_calibration:
             print()
             print("## Calibration of found (confidence of the top hit)")

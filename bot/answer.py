@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot import text
-from bot.models import Article
+from bot.models import Article, Hit, Result
 from bot.passages import split_passages, split_sentences
 
 MAX_EXCERPT_CHARS = 500
@@ -30,6 +30,24 @@ def excerpt(
     passages = split_passages(article)
     passage = passages[passage_ordinal] if 0 <= passage_ordinal < len(passages) else passages[0]
     return passage_excerpt(passage.text, terms)
+
+
+def card(article: Article, hit: Hit | None) -> Result:
+    """An article as shown for a hit: headline, date, link and the excerpt for its terms.
+
+    Without a hit (an article opened with no question) the excerpt is the article's lead.
+    """
+    text, marks = excerpt(article, hit.passage, hit.terms) if hit else excerpt(article, 0, ())
+    return Result(
+        article_id=article.id,
+        headline=article.headline,
+        excerpt=text,
+        marks=marks if hit else (),
+        published=article.published,
+        url=article.url,
+        source=article.source,
+        score=round(hit.score, 4) if hit else 0.0,
+    )
 
 
 def passage_excerpt(passage: str, terms: Iterable[str]) -> tuple[str, tuple[tuple[int, int], ...]]:

@@ -1,4 +1,4 @@
-"""Retrieval quality on a labelled questions file: article@1, article@5, MRR, latency."""
+"""Answer quality on a labelled questions file: article@1, article@5, MRR, answer shown, latency."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import random
 import re
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -13,10 +14,17 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from bot.errors import SourceError
+from bot.models import Result
 from bot.service import NewsDesk, end_of_day
 
 _WORD = re.compile(r"[^\W\d_]{3,}")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_THOUSANDS = re.compile(r"(?<=\d)[,\u202f\u00a0 ](?=\d{3}\b)")
+_APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`\u00b4]")
+_NOT_WORD = re.compile(r"[^\w$%.]+|(?<!\d)\.|\.(?!\d)")
+_LEADING_ARTICLE = re.compile(r"^(?:the|a|an) ")
+# Cards the "answer shown in the top cards" figure looks at.
+TOP_CARDS = 5
 
 
 class LabelledQuestion(BaseModel):
@@ -26,6 +34,32 @@ class LabelledQuestion(BaseModel):
     gold_id: str
     as_of: str | None = None
     qid: str | None = None
+    answer: str | None = None
+
+
+def normalise_answer(text: str) -> str:
+    """Fold a text for answer matching: case, quotes, punctuation, thousands separators, articles.
+
+    "“The Tony Awards”" -> "tony awards"; "19,000" -> "19000"; "$5.02" stays "$5.02" (a
+    decimal point is part of the number; other dots and punctuation become spaces).
+    """
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = _APOSTROPHES.sub("", _THOUSANDS.sub("", folded))
+    folded = " ".join(_NOT_WORD.sub(" ", folded).split())
+    return _LEADING_ARTICLE.sub("", folded)
+
+
+def answer_shown(answer: str, card: Result) -> bool:
+    """Whether a card (its headline and excerpt, as the user reads them) contains `answer`.
+
+    Matched on whole words after `normalise_answer`; an answer that folds to nothing (say
+    "—") is never shown.
+    """
+    wanted = normalise_answer(answer)
+    if not wanted:
+        return False
+    shown = normalise_answer(f"{card.headline}. {card.excerpt}")
+    return f" {wanted} " in f" {shown} "
 
 
 def load_questions(path: Path) -> list[LabelledQuestion]:
@@ -75,6 +109,9 @@ class EvalReport:
     at5: int = 0
     reciprocal_ranks: float = 0.0
     found: int = 0
+    with_answer: int = 0
+    shown_top: int = 0
+    shown_top5: int = 0
     latencies: list[float] = field(default_factory=list)
 
     def percentile(self, p: float) -> float:
@@ -91,6 +128,14 @@ class EvalReport:
             ("article@5", f"{self.at5 / n:.3f}"),
             ("MRR", f"{self.reciprocal_ranks / n:.3f}"),
             ("found", f"{self.found / n:.3f}"),
+        ]
+        if self.with_answer:
+            labelled = self.with_answer
+            rows += [
+                ("answer shown (top card)", f"{self.shown_top / labelled:.3f}"),
+                (f"answer shown (top {TOP_CARDS} cards)", f"{self.shown_top5 / labelled:.3f}"),
+            ]
+        rows += [
             ("latency p50 ms", f"{self.percentile(50):.2f}"),
             ("latency p95 ms", f"{self.percentile(95):.2f}"),
             ("latency p99 ms", f"{self.percentile(99):.2f}"),
@@ -106,18 +151,28 @@ def evaluate(
     dates: bool = True,
     seed: int = 13,
 ) -> EvalReport:
-    """Ask every question (as of its date unless `dates` is False) and score the ranking."""
+    """Ask every question (as of its date unless `dates` is False) and score the answers.
+
+    Each question gets a whole answer (ranking, store reads, excerpts: what a user waits
+    for), whose latency is recorded; questions labelled with an `answer` also count whether
+    the top card, and any of the top TOP_CARDS cards, shows it.
+    """
     rng = random.Random(seed)
     report = EvalReport()
     for item in questions:
         question = add_typos(item.question, typos, rng) if typos else item.question
         as_of = end_of_day(date.fromisoformat(item.as_of)) if dates and item.as_of else None
         started = time.perf_counter()
-        search = desk.retriever.search(question, as_of=as_of, limit=5)
+        answer = desk.ask(question, as_of=as_of, top=TOP_CARDS)
         report.latencies.append((time.perf_counter() - started) * 1000)
-        ranked = [hit.article_id for hit in search.hits]
+        ranked = [result.article_id for result in answer.results]
         report.n += 1
-        report.found += search.found
+        report.found += answer.found
+        if item.answer:
+            shown = [answer_shown(item.answer, card) for card in answer.results]
+            report.with_answer += 1
+            report.shown_top += bool(shown) and shown[0]
+            report.shown_top5 += any(shown)
         if item.gold_id in ranked:
             rank = ranked.index(item.gold_id) + 1
             report.at1 += rank == 1

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import httpx
 
-from bot.answer import passage_excerpt
+from bot.answer import card
 from bot.digest import Digest, compose
 from bot.errors import SourceError
 from bot.models import Answer, Article, FeedStatus, Hit, Result, Subscription
@@ -312,8 +312,7 @@ class NewsDesk:
         for hit in hits:
             article = articles.get(hit.article_id)
             if article is not None:
-                text, marks = self._excerpt(article, hit.passage, hit.terms)
-                results.append(_result(article, text, marks, hit.score))
+                results.append(card(article, hit))
         return results
 
     def result(self, article_id: str, question: str | None = None) -> Result | None:
@@ -325,16 +324,8 @@ class NewsDesk:
             hits = self._search(clean_question(question), as_of=None, limit=20).hits
             for hit in hits:
                 if hit.article_id == article_id:
-                    text, marks = self._excerpt(article, hit.passage, hit.terms)
-                    return _result(article, text, marks, hit.score)
-        text, _ = self._excerpt(article, 0, ())  # no question: the lead
-        return _result(article, text, (), 0.0)
-
-    def _excerpt(
-        self, article: Article, ordinal: int, terms: Sequence[str]
-    ) -> tuple[str, tuple[tuple[int, int], ...]]:
-        passage = self.store.passage(article.id, ordinal) or self.store.passage(article.id, 0)
-        return passage_excerpt(passage or article.headline, terms)
+                    return card(article, hit)
+        return card(article, None)  # no question: the lead
 
     def article(self, article_id: str) -> Article | None:
         return self.store.get(article_id)
@@ -550,18 +541,3 @@ def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
 def _dedupe(articles: Iterable[Article]) -> list[Article]:
     """Last one wins when a batch holds the same id twice (e.g. a feed listed twice)."""
     return list({article.id: article for article in articles}.values())
-
-
-def _result(
-    article: Article, text: str, marks: tuple[tuple[int, int], ...], score: float
-) -> Result:
-    return Result(
-        article_id=article.id,
-        headline=article.headline,
-        excerpt=text,
-        marks=marks,
-        published=article.published,
-        url=article.url,
-        source=article.source,
-        score=round(score, 4),
-    )
