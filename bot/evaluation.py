@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from bot.errors import SourceError
+from bot.lang import has_arabic
 from bot.models import Result
 from bot.service import NewsDesk, end_of_day
 
@@ -25,6 +26,8 @@ _NOT_WORD = re.compile(r"[^\w$%.]+|(?<!\d)\.|\.(?!\d)")
 _LEADING_ARTICLE = re.compile(r"^(?:the|a|an) ")
 # Cards the "answer shown in the top cards" figure looks at.
 TOP_CARDS = 5
+# A typo in an Arabic word is made with Arabic letters.
+_ARABIC_LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهويءأإآةى"
 
 
 class LabelledQuestion(BaseModel):
@@ -81,7 +84,10 @@ def load_questions(path: Path) -> list[LabelledQuestion]:
 
 
 def add_typos(text: str, rate: float, rng: random.Random) -> str:
-    """Edit one character (swap, drop, insert or replace) in about `rate` of the words."""
+    """Edit one character (swap, drop, insert or replace) in about `rate` of the words.
+
+    Inserted and replacing letters are of the word's script (Latin or Arabic).
+    """
 
     def edit(match: re.Match[str]) -> str:
         word = match.group()
@@ -93,9 +99,10 @@ def add_typos(text: str, rate: float, rng: random.Random) -> str:
             return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
         if kind == 1:
             return word[:i] + word[i + 1 :]
+        letters = _ARABIC_LETTERS if has_arabic(word) else _LETTERS
         if kind == 2:
-            return word[:i] + rng.choice(_LETTERS) + word[i:]
-        return word[:i] + rng.choice(_LETTERS.replace(word[i].lower(), "")) + word[i + 1 :]
+            return word[:i] + rng.choice(letters) + word[i:]
+        return word[:i] + rng.choice(letters.replace(word[i].lower(), "")) + word[i + 1 :]
 
     return _WORD.sub(edit, text)
 

@@ -33,7 +33,7 @@ from bot.passages import split_passages
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 3: demonyms folded to countries (bot.text.ALIASES)
+FORMAT_VERSION = 4  # 4: Arabic text processing (bot.arabic)
 INDEX_FILE = "index.npz"
 # BM25 parameters (the Robertson/Lucene defaults).
 K1 = 1.2

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from bot.lang import ARABIC_LETTER
 from bot.models import Article, Passage
 
 MIN_WORDS = 40
@@ -23,7 +24,14 @@ LONG_SENTENCE_WORDS = 120
 CHUNK_WORDS = 60
 
 # End of a sentence: . ! or ? (closing quotes/brackets allowed), space, then what can open one.
-_BOUNDARY = re.compile(r"[.!?…][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+# Arabic has no capitals: a full stop (. or ۔), ! or ? (? or ؟) then an Arabic letter or digit
+# ends a sentence, and so does the Arabic comma or semicolon (، ؛), with which Arabic writing
+# strings together what English would write as sentences ("clause" below).
+_BOUNDARY = re.compile(
+    r"[.!?…][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])"
+    rf"|[.!?…؟۔][\"'”’)\]»]*\s+(?=[\"'“‘(\[«]?[{ARABIC_LETTER}\d])"
+    r"|(?P<clause>[،؛])[\"'”’)\]»]*\s+"
+)
 # Words after which a period does not end a sentence.
 _ABBREVIATIONS = frozenset(
     """
@@ -41,10 +49,17 @@ def split_sentences(paragraph: str) -> list[str]:
     for match in _BOUNDARY.finditer(paragraph):
         if _is_abbreviation(paragraph[start : match.start() + 1]):
             continue
+        # A clause mark inside brackets, as in "(13 أكتوبر 1958، المدينة)", ends nothing.
+        if match.group("clause") and _open_bracket(paragraph[start : match.start()]):
+            continue
         sentences.append(paragraph[start : match.end()].strip())
         start = match.end()
     sentences.append(paragraph[start:].strip())
     return [sentence for sentence in sentences if sentence]
+
+
+def _open_bracket(text: str) -> bool:
+    return text.count("(") > text.count(")")
 
 
 def _is_abbreviation(text: str) -> bool:

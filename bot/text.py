@@ -4,6 +4,9 @@ One pipeline for every caller, so a word marked in an excerpt is exactly a word 
 matched: NFKC, case folding, curly quotes and apostrophes folded to ASCII, accents stripped,
 possessive "'s" dropped, thousands separators removed from numbers ("19,000" -> "19000"),
 English stopwords removed, Snowball English stemming (PyStemmer).
+Arabic words go their own way (`bot.arabic`): diacritics and tatweel removed, letter and
+digit forms folded, Arabic stopwords, Snowball Arabic stemming. Each word is stemmed by its
+own script, so a mixed text ("ما هو NATO") reads each word in its language.
 """
 
 from __future__ import annotations
@@ -16,9 +19,16 @@ from typing import NamedTuple
 
 import Stemmer
 
+from bot import arabic
+from bot.lang import has_arabic
+
 # A number with separators ("19,000", "2.5") or a run of letters/digits that may hold
 # apostrophes ("Iran's", "O’Neill"): what `tokens` reports offsets for.
-_SURFACE = re.compile(r"(?:[^\W\d_]\.){2,}|\d+(?:[.,]\d+)+|[^\W_]+(?:['’‘ʼ][^\W_]+)*")
+# A letter may carry Arabic diacritics, which are not word characters to `re`.
+_LETTER = f"(?:[^\\W_]|[{arabic.MARKS}])"
+_SURFACE = re.compile(
+    rf"(?:[^\W\d_]\.){{2,}}|\d+(?:[.,\u066b\u066c]\d+)+|{_LETTER}+(?:['’‘ʼ]{_LETTER}+)*"
+)
 # Dotted acronyms are read as one word: "U.S." -> "us", "U.N." -> "un".
 _ACRONYM = re.compile(r"(?<![^\W\d_])(?:[^\W\d_]\.){2,}")
 # The same, read from normalised text once apostrophes and thousands separators are gone.
@@ -29,6 +39,8 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _FOLDS = (("’", "'"), ("‘", "'"), ("ʼ", "'"), ("`", "'"), ("´", "'"), ("“", '"'), ("”", '"'))
 _ACCENTED = re.compile(r"[\u00c0-\u024f\u1e00-\u1eff]")
 _COMBINING = re.compile(r"[\u0300-\u036f]")
+# Arabic script, digits and marks included: text holding any goes through `arabic.normalize`.
+_ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]")
 
 # Function words, light verbs ("go", "get") and the words that frame a quiz or chat question
 # ("which", "recently") rather than name what it is about: absent from a small store, they
@@ -94,13 +106,19 @@ def _stemmer() -> Stemmer.Stemmer:
 
 
 def normalize(text: str) -> str:
-    """Fold a text to the form words are read from: NFKC, casefold, ASCII quotes, no accents."""
+    """Fold a text to the form words are read from: NFKC, casefold, ASCII quotes, no accents.
+
+    Arabic script is normalised too (see `bot.arabic.normalize`).
+    """
     text = unicodedata.normalize("NFKC", text).casefold()
     if not text.isascii():
         for curly, plain in _FOLDS:  # str.replace beats str.translate by far here
             text = text.replace(curly, plain)
         if _ACCENTED.search(text):
             text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
+            text = unicodedata.normalize("NFC", text)  # recompose Arabic hamza letters
+        if _ARABIC_SCRIPT.search(text):
+            text = arabic.normalize(text)
     return text
 
 
@@ -124,25 +142,36 @@ def words(text: str) -> list[str]:
 
 
 def is_stopword(word: str) -> bool:
-    """Whether a normalised word form carries no topic ("the", "which", "recently")."""
-    return word in STOPWORDS
+    """Whether a normalised word form carries no topic ("the", "which", "recently", "متى")."""
+    return word in STOPWORDS or (not word.isascii() and word in arabic.stopwords())
 
 
 def stem(word: str) -> str:
-    """The English stem of one normalised word form."""
+    """The stem of one normalised word form: Arabic for a word with Arabic letters, else English."""
+    if not word.isascii() and has_arabic(word):
+        return arabic.stem(word)
     result: str = _stemmer().stemWord(word)
     return result
 
 
 def stems(word_forms: Iterable[str]) -> list[str]:
     """Stems of normalised word forms, in order (batched: much faster than `stem` per word)."""
-    result: list[str] = _stemmer().stemWords(list(word_forms))
-    return result
+    forms = list(word_forms)
+    arabic_at = [i for i, form in enumerate(forms) if not form.isascii() and has_arabic(form)]
+    if not arabic_at:
+        result: list[str] = _stemmer().stemWords(forms)
+        return result
+    english_at = sorted(set(range(len(forms))) - set(arabic_at))
+    stemmed = [""] * len(forms)
+    for at, stemmer in ((arabic_at, arabic.stems), (english_at, _stemmer().stemWords)):
+        for i, value in zip(at, stemmer([forms[i] for i in at]), strict=True):
+            stemmed[i] = value
+    return stemmed
 
 
 def content_words(text: str) -> list[str]:
     """Word forms of `text` without stopwords, in order."""
-    return [word for word in words(text) if word not in STOPWORDS]
+    return [word for word in words(text) if not is_stopword(word)]
 
 
 def terms(text: str) -> list[str]:
@@ -178,4 +207,4 @@ def spans(text: str, wanted: frozenset[str]) -> list[tuple[int, int]]:
 @lru_cache(maxsize=65536)
 def _surface_terms(surface: str) -> tuple[str, ...]:
     """Terms of one surface word; cached, as excerpts tokenise the same words over and over."""
-    return tuple(stem(word) for word in words(surface) if word not in STOPWORDS)
+    return tuple(stem(word) for word in words(surface) if not is_stopword(word))

@@ -1,0 +1,98 @@
+"""Arabic text processing for the index and the query: normalisation, stopwords, stemming.
+
+Normalisation (applied to the whole text before words are read from it):
+- diacritics (harakat, tanwin, shadda, sukun, superscript alef, Quranic marks) and tatweel
+  are removed: "كَتَبَ" and "كتـــب" read as "كتب";
+- alef forms أ إ آ ٱ become ا, alef maqsura ى becomes ي (writers use them interchangeably);
+- Arabic-Indic digits ٠-٩ and Eastern ۰-۹ become 0-9, the Arabic decimal and thousands
+  separators "." and ",": "٢٠٢٤" finds "2024".
+Ta marbuta ة is kept: the Snowball stemmer strips it as a feminine suffix ("صحيفة" ->
+"صحيف"), which folding it to ه first would defeat ("صحيفه" -> "صحيفه"); a question that writes
+ه for ة is matched by the stem anyway when the stemmer strips both, else by typo correction.
+Stemming is PyStemmer's Snowball `arabic` (it removes the clitics و ب ل ك ال and suffixes).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from importlib import resources
+
+import Stemmer
+
+# Combining marks of Arabic script; removed, and allowed inside a surface word.
+MARKS = "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e4\u06e7\u06e8\u06ea-\u06ed"
+_MARK = re.compile(f"[{MARKS}\u0640]")  # and tatweel
+_FOLDS = str.maketrans(
+    {
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ٱ": "ا",
+        "ى": "ي",
+        **{chr(0x0660 + d): str(d) for d in range(10)},
+        **{chr(0x06F0 + d): str(d) for d in range(10)},
+        "\u066b": ".",  # Arabic decimal separator
+        "\u066c": ",",  # Arabic thousands separator
+    }
+)
+# The definite article with the particles that fuse to it, longest first.
+_ARTICLES = ("وبال", "وكال", "وال", "بال", "كال", "فال", "ولل", "لل", "ال")
+# Conjunction attached to a stopword ("وفي", "ومن") is still a stopword.
+_CONJUNCTION = "و"
+
+
+def normalize(text: str) -> str:
+    """Arabic letter and digit forms folded, diacritics and tatweel removed (see module)."""
+    return _MARK.sub("", text).translate(_FOLDS)
+
+
+def fold_digits(text: str) -> str:
+    """Arabic-Indic and Eastern Arabic-Indic digits as 0-9 (all else unchanged)."""
+    return text.translate(_FOLDS) if _has_arabic_digit(text) else text
+
+
+def _has_arabic_digit(text: str) -> bool:
+    return any("\u0660" <= ch <= "\u0669" or "\u06f0" <= ch <= "\u06f9" for ch in text)
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """The Arabic stopwords (normalised), from bot/data/arabic_stopwords.txt."""
+    listing = resources.files("bot").joinpath("data/arabic_stopwords.txt").read_text("utf-8")
+    words = {
+        normalize(line.strip())
+        for line in listing.splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    return frozenset(words | {_CONJUNCTION + word for word in words if len(word) > 1})
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("arabic")
+
+
+def strip_article(word: str) -> str:
+    """`word` without a leading definite article and the particles fused to it.
+
+    Snowball's Arabic stemmer leaves them on short and compound forms ("الكرة" -> "الكر",
+    "والكتاب" unchanged), so "الكرة" would not meet "كرة"; a stem of two letters is kept.
+    """
+    for prefix in _ARTICLES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= 2:
+            return word[len(prefix) :]
+    return word
+
+
+def stem(word: str) -> str:
+    """The stem of one normalised Arabic word: article stripped, then Snowball Arabic."""
+    result: str = _stemmer().stemWord(strip_article(word))
+    return result
+
+
+def stems(words: Iterable[str]) -> list[str]:
+    """`stem` of each normalised Arabic word, in order (batched)."""
+    result: list[str] = _stemmer().stemWords([strip_article(word) for word in words])
+    return result
