@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from bot import arabic
 from bot.errors import SourceError
 from bot.lang import has_arabic
 from bot.models import Result
@@ -44,9 +45,12 @@ def normalise_answer(text: str) -> str:
     """Fold a text for answer matching: case, quotes, punctuation, thousands separators, articles.
 
     "“The Tony Awards”" -> "tony awards"; "19,000" -> "19000"; "$5.02" stays "$5.02" (a
-    decimal point is part of the number; other dots and punctuation become spaces).
+    decimal point is part of the number; other dots and punctuation become spaces). Arabic
+    is normalised as `bot.arabic.normalize` does ("عموداً" -> "عمودا", "٢٠١٧" -> "2017").
     """
     folded = unicodedata.normalize("NFKC", text).casefold()
+    if has_arabic(folded):  # diacritics, tatweel, alef forms and digits, as the index reads them
+        folded = arabic.normalize(folded)
     folded = _APOSTROPHES.sub("", _THOUSANDS.sub("", folded))
     folded = " ".join(_NOT_WORD.sub(" ", folded).split())
     return _LEADING_ARTICLE.sub("", folded)
