@@ -13,7 +13,15 @@ _CLOCK = re.compile(r"^(\d{1,2})[:.h](\d{2})$")
 
 
 class ScheduleError(NewsbotError):
-    """A time of day or timezone a user typed is not valid."""
+    """A time of day or timezone a user typed is not valid.
+
+    `kind` is "time" or "timezone" and `value` the (shortened) text, so an adapter can say
+    it in the user's language.
+    """
+
+    def __init__(self, message: str, *, kind: str = "", value: str = "") -> None:
+        super().__init__(message)
+        self.kind, self.value = kind, value
 
 
 def parse_clock(text: str) -> time:
@@ -23,7 +31,9 @@ def parse_clock(text: str) -> time:
         hour, minute = int(match[1]), int(match[2])
         if hour < 24 and minute < 60:
             return time(hour, minute)
-    raise ScheduleError(f"“{text[:20]}” is not a time of day: use HH:MM, e.g. 07:30")
+    raise ScheduleError(
+        f"“{text[:20]}” is not a time of day: use HH:MM, e.g. 07:30", kind="time", value=text[:20]
+    )
 
 
 def parse_timezone(text: str) -> ZoneInfo:
@@ -40,7 +50,9 @@ def parse_timezone(text: str) -> ZoneInfo:
     if name.lower() in by_lower:
         return ZoneInfo(by_lower[name.lower()])
     raise ScheduleError(
-        f"“{text[:40]}” is not a timezone: use a name like Europe/London or Asia/Baghdad"
+        f"“{text[:40]}” is not a timezone: use a name like Europe/London or Asia/Baghdad",
+        kind="timezone",
+        value=text[:40],
     )
 
 

@@ -18,6 +18,7 @@ import httpx
 from bot.answer import card
 from bot.digest import Digest, compose
 from bot.errors import SourceError
+from bot.languages import LanguageDesk
 from bot.models import Answer, Article, FeedStatus, Hit, Result, Subscription
 from bot.retrieval import FOUND_THRESHOLD, Retriever, Search
 from bot.schedule import Due, due_now, missed, next_delivery, parse_clock, parse_timezone
@@ -105,6 +106,7 @@ class NewsDesk:
         self.store = store
         self.retriever = retriever
         self.digests = DigestDesk(self)
+        self.languages = LanguageDesk(store)
         # The index is not thread-safe; feed refreshes write it from worker threads while
         # the bot searches it on the event loop.
         self._index_lock = threading.RLock()

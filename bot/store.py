@@ -90,6 +90,14 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     """,
     # 3: passages, so an excerpt needs one row instead of re-splitting its article.
     lambda db: _add_passages_table(db),
+    # 4: the language each chat speaks: chosen with /language, or noted from a subscriber.
+    """
+    CREATE TABLE chat_languages (
+        chat_id  INTEGER PRIMARY KEY,
+        language TEXT NOT NULL,
+        chosen   INTEGER NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -399,7 +407,13 @@ class Store:
     def move_chat(self, old_id: int, new_id: int) -> None:
         """A group became a supergroup: everything the store knows moves to the new id."""
         with self.transaction() as db:
-            for table in ("subscriptions", "deliveries", "sent_articles", "digest_messages"):
+            for table in (
+                "subscriptions",
+                "deliveries",
+                "sent_articles",
+                "digest_messages",
+                "chat_languages",
+            ):
                 db.execute(
                     f"UPDATE OR REPLACE {table} SET chat_id = ? WHERE chat_id = ?",
                     (new_id, old_id),
@@ -498,6 +512,28 @@ class Store:
         with self._lock:
             row = self._db.execute(query + " ORDER BY message_id DESC LIMIT 1", params).fetchone()
         return list(json.loads(row["article_ids"])) if row else []
+
+    # -- languages ----------------------------------------------------------------------------
+
+    def chat_language(self, chat_id: int) -> tuple[str, bool] | None:
+        """The chat's language code and whether the chat chose it; None if never set."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT language, chosen FROM chat_languages WHERE chat_id = ?", (chat_id,)
+            ).fetchone()
+        return (str(row["language"]), bool(row["chosen"])) if row else None
+
+    def save_chat_language(self, chat_id: int, language: str | None, *, chosen: bool) -> None:
+        """Set the chat's language (`chosen` by the chat, or noted); None forgets it."""
+        with self.transaction() as db:
+            if language is None:
+                db.execute("DELETE FROM chat_languages WHERE chat_id = ?", (chat_id,))
+            else:
+                db.execute(
+                    "INSERT OR REPLACE INTO chat_languages (chat_id, language, chosen) "
+                    "VALUES (?, ?, ?)",
+                    (chat_id, language, int(chosen)),
+                )
 
     # -- feeds --------------------------------------------------------------------------------
 

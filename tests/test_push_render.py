@@ -101,6 +101,6 @@ def test_feeds_list_configured_and_fetched() -> None:
 
 
 def test_the_menu_has_the_digest_commands() -> None:
-    names = [c.command for c in render.COMMANDS]
+    names = [c.command for c in render.commands()]
     assert {"subscribe", "unsubscribe", "settings"} <= set(names)
     assert "/subscribe" in parse_html(render.help_text("bot").html)[0]

@@ -32,6 +32,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
+from bot import i18n
 from bot.errors import ConfigError
 from bot.service import NewsDesk
 from bot.settings import Settings
@@ -187,6 +188,7 @@ def _add_handlers(application: NewsApp) -> None:
             CommandHandler("subscribe", handlers.subscribe, filters=message),
             CommandHandler("unsubscribe", handlers.unsubscribe, filters=message),
             CommandHandler("settings", handlers.digest_settings, filters=message),
+            CommandHandler("language", handlers.language, filters=message),
             CommandHandler("feeds", handlers.feeds, filters=message),
             MessageHandler(private & filters.COMMAND, handlers.help_),  # unknown commands
             MessageHandler(private & filters.TEXT, handlers.ask_private),
@@ -213,17 +215,34 @@ async def _post_init(application: NewsApp) -> None:
         data.desk = NewsDesk.open(data.settings)
         data.owns_desk = True
     jobs.start(application)  # digests per chat, feed refreshes, retention
+    for language in i18n.languages():
+        await _describe(application, language)
+
+
+async def _describe(application: NewsApp, language: str) -> None:
+    """Command menu and descriptions in `language`: the default language's are what users
+    of any language without a catalogue see; a refusal only logs."""
     bot = application.bot
+    tr = i18n.translator(language)
+    code = None if language == i18n.DEFAULT_LANGUAGE else language
     describe: list[tuple[str, Callable[[], Awaitable[bool]]]] = [
-        ("commands", lambda: bot.set_my_commands(render.COMMANDS)),
-        ("description", lambda: bot.set_my_description(render.DESCRIPTION)),
-        ("short description", lambda: bot.set_my_short_description(render.SHORT_DESCRIPTION)),
+        ("commands", lambda: bot.set_my_commands(render.commands(tr), language_code=code)),
+        (
+            "description",
+            lambda: bot.set_my_description(tr.gettext(render.DESCRIPTION), language_code=code),
+        ),
+        (
+            "short description",
+            lambda: bot.set_my_short_description(
+                tr.gettext(render.SHORT_DESCRIPTION), language_code=code
+            ),
+        ),
     ]
     for what, call in describe:
         try:
             await call()
         except TelegramError as exc:
-            log.warning("Telegram refused the bot's %s: %s", what, exc)
+            log.warning("Telegram refused the bot's %s (%s): %s", what, language, exc)
 
 
 async def _post_shutdown(application: NewsApp) -> None:

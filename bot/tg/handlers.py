@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import re
 import time
+import unicodedata
 from contextlib import suppress
 
 from telegram import Bot, Chat, ChatMember, Message, ReplyParameters, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import filters
 
+from bot import i18n
+from bot.i18n import Translator
 from bot.models import Answer
 from bot.schedule import ScheduleError
 from bot.tg import jobs, render
@@ -41,24 +44,29 @@ MAX_DIGEST_NUMBER = 20  # "/ask N ...": N up to the largest digest (digest.size 
 async def start(update: Update, context: NewsContext) -> None:
     """/start: a short hello."""
     user = update.effective_user
-    await _reply(update, render.start(user.first_name if user else None))
+    await _reply(update, render.start(user.first_name if user else None, tr=_tr(update, context)))
 
 
 async def help_(update: Update, context: NewsContext) -> None:
     """/help: how to ask."""
-    await _reply(update, render.help_text(context.bot.username))
+    await _reply(update, render.help_text(context.bot.username, tr=_tr(update, context)))
 
 
 async def ask_command(update: Update, context: NewsContext) -> None:
     """/ask <question>, in any chat; /ask N <question> asks about story N of the digest."""
     message = update.effective_message
     question = _command_argument(message)
+    tr = _tr(update, context)
     if not question or message is None:
-        await _reply(update, render.ask_usage())
+        await _reply(update, render.ask_usage(tr=tr))
         return
     number, rest = _story_number(question)
+    if not _has_words(rest) and number is None:
+        await _reply(update, render.no_words(tr=tr))
+        return
     zone = context.desk.digests.timezone(message.chat_id)
-    await _reply(update, render.answer(_answer(context, message, rest, number), zone=zone))
+    answer = _answer(context, message, rest, number)
+    await _reply(update, render.answer(answer, zone=zone, tr=tr))
 
 
 async def headlines(update: Update, context: NewsContext) -> None:
@@ -68,38 +76,43 @@ async def headlines(update: Update, context: NewsContext) -> None:
     limit = max(1, min(limit, render.MAX_HEADLINES))
     chat = update.effective_chat
     zone = context.desk.digests.timezone(chat.id) if chat else context.desk.settings.timezone
-    await _reply(update, render.headlines(context.desk.headlines(limit), zone=zone))
+    latest = context.desk.headlines(limit)
+    await _reply(update, render.headlines(latest, zone=zone, tr=_tr(update, context)))
 
 
 async def subscribe(update: Update, context: NewsContext) -> None:
     """/subscribe [HH:MM] [timezone]: a daily digest at that local time."""
-    chat = update.effective_chat
+    chat, user = update.effective_chat, update.effective_user
+    tr = _tr(update, context)
     if chat is None or not await _may_configure(update, context):
-        await _reply(update, render.admins_only())
+        await _reply(update, render.admins_only(tr=tr))
         return
     at, timezone = _time_and_zone(context.args or [])
     now = context.bot_data.clock()
     try:
         subscription = context.desk.digests.subscribe(chat.id, at, timezone, now=now)
     except ScheduleError as exc:
-        await _reply(update, render.schedule_error(str(exc)))
+        await _reply(update, render.schedule_error(exc, tr=tr))
         return
+    # the digest arrives unasked: it speaks the subscriber's language unless the chat chose
+    context.desk.languages.note(chat.id, user.language_code if user else None)
     when = jobs.schedule_digest(context.app, chat.id)
     next_at = when if when is not None and when > now else None
     if next_at is None:
         next_at = context.desk.digests.next_delivery(subscription, now).at
-    await _reply(update, render.subscribed(subscription, next_at, now=when == now))
+    await _reply(update, render.subscribed(subscription, next_at, now=when == now, tr=tr))
 
 
 async def unsubscribe(update: Update, context: NewsContext) -> None:
     """/unsubscribe: stop the daily digest."""
     chat = update.effective_chat
+    tr = _tr(update, context)
     if chat is None or not await _may_configure(update, context):
-        await _reply(update, render.admins_only())
+        await _reply(update, render.admins_only(tr=tr))
         return
     was_active = context.desk.digests.unsubscribe(chat.id)
     jobs.cancel_digest(context.app, chat.id)
-    await _reply(update, render.unsubscribed(was_active))
+    await _reply(update, render.unsubscribed(was_active, tr=tr))
 
 
 async def digest_settings(update: Update, context: NewsContext) -> None:
@@ -111,17 +124,38 @@ async def digest_settings(update: Update, context: NewsContext) -> None:
     subscription = digests.subscription(chat.id)
     now = context.bot_data.clock()
     next_at = digests.next_delivery(subscription, now).at if subscription else None
-    await _reply(update, render.digest_settings(subscription, next_at))
+    await _reply(update, render.digest_settings(subscription, next_at, tr=_tr(update, context)))
+
+
+async def language(update: Update, context: NewsContext) -> None:
+    """/language [ar|en|auto]: the language the bot speaks in this chat (group admins)."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    languages = context.desk.languages
+    wanted = context.args[0].lower() if context.args else ""
+    if wanted != "auto" and wanted not in i18n.languages():
+        await _reply(
+            update, render.language_usage(languages.chosen(chat.id), tr=_tr(update, context))
+        )
+        return
+    if not await _is_admin(update, context):
+        await _reply(update, render.admins_only_language(tr=_tr(update, context)))
+        return
+    chosen = languages.choose(chat.id, None if wanted == "auto" else wanted)
+    tr = _tr(update, context)  # the new language already
+    await _reply(update, render.language_set(tr=tr) if chosen else render.language_auto(tr=tr))
 
 
 async def feeds(update: Update, context: NewsContext) -> None:
     """/feeds (operators only): each feed's last success, last error and item counts."""
     user = update.effective_user
     desk = context.desk
+    tr = _tr(update, context)
     if user is None or user.id not in desk.settings.admin_ids:
-        await _reply(update, render.admins_command_only())
+        await _reply(update, render.admins_command_only(tr=tr))
         return
-    await _reply(update, render.feeds(desk.settings.feeds, desk.feeds()))
+    await _reply(update, render.feeds(desk.settings.feeds, desk.feeds(), tr=tr))
 
 
 # ---------------------------------------------------------------------------------- messages
@@ -131,8 +165,7 @@ async def ask_private(update: Update, context: NewsContext) -> None:
     """Any text in a private chat is a question (about the digest when replying to one)."""
     message = update.effective_message
     if message and message.text:
-        zone = context.desk.digests.timezone(message.chat_id)
-        await _reply(update, render.answer(_answer(context, message, message.text), zone=zone))
+        await _answer_question(update, context, message, message.text)
 
 
 async def ask_addressed(update: Update, context: NewsContext) -> None:
@@ -140,15 +173,26 @@ async def ask_addressed(update: Update, context: NewsContext) -> None:
     message = update.effective_message
     question = _question(message, context.bot.username)
     if not question or message is None:
-        await _reply(update, render.ask_usage())
+        await _reply(update, render.ask_usage(tr=_tr(update, context)))
+        return
+    await _answer_question(update, context, message, question)
+
+
+async def _answer_question(
+    update: Update, context: NewsContext, message: Message, question: str
+) -> None:
+    """Reply with the answer card, or ask for words when the text has none to search."""
+    tr = _tr(update, context)
+    if not _has_words(question):
+        await _reply(update, render.no_words(tr=tr))
         return
     zone = context.desk.digests.timezone(message.chat_id)
-    await _reply(update, render.answer(_answer(context, message, question), zone=zone))
+    await _reply(update, render.answer(_answer(context, message, question), zone=zone, tr=tr))
 
 
 async def text_only(update: Update, context: NewsContext) -> None:
     """Stickers, photos and other non-text messages in a private chat."""
-    await _reply(update, render.text_only())
+    await _reply(update, render.text_only(tr=_tr(update, context)))
 
 
 # ---------------------------------------------------------------------------------- buttons
@@ -161,32 +205,35 @@ async def button(update: Update, context: NewsContext) -> None:
         return
     press = render.parse_press(query.data)
     message = query.message if isinstance(query.message, Message) else None
+    tr = _tr(update, context)
     if press is None or message is None:
-        await query.answer(render.EXPIRED)
+        await query.answer(tr.gettext(render.EXPIRED))
         return
     question = _question_of_card(message, context.bot.username)
     notice = None
     if press.action == "more" and press.rank is not None:
-        notice = await _show_rank(message, context, question, press.rank)
+        notice = await _show_rank(message, context, question, press.rank, tr)
     elif press.action == "open" and press.article_id:
-        notice = await _open_article(message, context, question, press.article_id)
+        notice = await _open_article(message, context, question, press.article_id, tr)
     elif press.action == "feedback" and press.article_id:
         context.desk.record_feedback(
             message.chat_id, question or "", press.article_id, bool(press.helpful)
         )
         notice = render.THANKS
-    await query.answer(notice)
+    await query.answer(tr.gettext(notice) if notice else None)
 
 
 async def _show_rank(
-    message: Message, context: NewsContext, question: str | None, rank: int
+    message: Message, context: NewsContext, question: str | None, rank: int, tr: Translator
 ) -> str | None:
+    """Edit the card to show result `rank`; a notice (a message id) when it cannot."""
     if not question:
         return render.EXPIRED
     answer = context.desk.ask(question)
     if not answer.found or rank >= len(answer.results):
         return render.NO_MORE
-    reply = render.answer(answer, rank=rank, zone=context.desk.digests.timezone(message.chat_id))
+    zone = context.desk.digests.timezone(message.chat_id)
+    reply = render.answer(answer, rank=rank, zone=zone, tr=tr)
     try:
         await message.edit_text(reply.html, reply_markup=reply.keyboard)
     except BadRequest as exc:
@@ -202,7 +249,7 @@ async def _show_rank(
 
 
 async def _open_article(
-    message: Message, context: NewsContext, question: str | None, article_id: str
+    message: Message, context: NewsContext, question: str | None, article_id: str, tr: Translator
 ) -> str | None:
     result = context.desk.result(article_id, question)
     if result is None:
@@ -210,7 +257,8 @@ async def _open_article(
     asked = message.reply_to_message  # the question, so feedback on this card finds it
     target = asked if asked and question else message
     zone = context.desk.digests.timezone(message.chat_id)
-    await _send(context.bot, message.chat_id, render.card(result, zone=zone), reply_to=target)
+    shown = render.card(result, zone=zone, tr=tr)
+    await _send(context.bot, message.chat_id, shown, reply_to=target)
     return None
 
 
@@ -229,8 +277,10 @@ async def inline_query(update: Update, context: NewsContext) -> None:
     else:
         latest = desk.headlines(render.MAX_INLINE_RESULTS)
         results = [r for r in (desk.result(a.id) for a in latest) if r is not None]
-    # An inline query has no chat of ours: dates show in the default timezone.
-    shown = render.inline_results(results, zone=desk.settings.timezone)
+    # An inline query has no chat of ours: dates show in the default timezone, words in
+    # the asker's Telegram language.
+    tr = i18n.translator(query.from_user.language_code)
+    shown = render.inline_results(results, zone=desk.settings.timezone, tr=tr)
     await query.answer(shown, cache_time=30)
 
 
@@ -243,11 +293,14 @@ async def on_error(update: object, context: NewsContext) -> None:
     log.error("handling an update failed: %r", error, exc_info=error)
     if isinstance(error, Forbidden | ChatMigrated) or not isinstance(update, Update):
         return  # nobody to tell, or the chat moved: a reply would fail the same way
+    tr = i18n.ENGLISH
+    with suppress(Exception):  # the failure may be the store itself: then say it in English
+        tr = _tr(update, context)
     with suppress(TelegramError):
         if update.callback_query:
-            await update.callback_query.answer(render.SORRY)
+            await update.callback_query.answer(tr.gettext(render.SORRY))
         elif update.effective_message and update.effective_chat:
-            await _reply(update, render.sorry())
+            await _reply(update, render.sorry(tr=tr))
 
 
 async def log_update(update: object, context: NewsContext) -> None:
@@ -310,13 +363,37 @@ def _time_and_zone(args: list[str]) -> tuple[str | None, str | None]:
     return None, " ".join(args)
 
 
+def _tr(update: Update, context: NewsContext) -> Translator:
+    """The words for this update: the chat's /language choice, else the sender's Telegram
+    language, else English."""
+    chat, user = update.effective_chat, update.effective_user
+    code = context.desk.languages.language(
+        chat.id if chat else None, user.language_code if user else None
+    )
+    return i18n.translator(code)
+
+
+def _has_words(question: str) -> bool:
+    """Whether `question` has a letter or digit to search for: not only diacritics,
+    punctuation, emoji or tatweel (U+0640, a letter by category but only a stretch)."""
+    return any(unicodedata.category(ch)[0] in "LN" and ch != "\u0640" for ch in question)
+
+
 async def _may_configure(update: Update, context: NewsContext) -> bool:
     """Whether the sender may change this chat's digest: anyone in a private chat; in
     groups only admins (when digest.group_admins_only), asked of Telegram each time."""
-    chat, message, user = update.effective_chat, update.effective_message, update.effective_user
+    chat = update.effective_chat
     if chat is None or chat.type == Chat.PRIVATE:
         return True
     if not context.desk.settings.digest.group_admins_only:
+        return True
+    return await _is_admin(update, context)
+
+
+async def _is_admin(update: Update, context: NewsContext) -> bool:
+    """Whether the sender administers this chat (anyone does a private chat)."""
+    chat, message, user = update.effective_chat, update.effective_message, update.effective_user
+    if chat is None or chat.type == Chat.PRIVATE:
         return True
     if message is not None and message.sender_chat and message.sender_chat.id == chat.id:
         return True  # an anonymous admin, posting as the group

@@ -26,6 +26,7 @@ from telegram.error import (
 )
 
 from bot.digest import Digest
+from bot.i18n import translator
 from bot.models import Subscription
 from bot.schedule import Due, parse_timezone
 from bot.service import NewsDesk
@@ -121,7 +122,7 @@ async def deliver(
 async def _send_claimed(bot: Bot, desk: NewsDesk, digest: Digest, on_move: Moved | None) -> str:
     """Send a claimed digest and record the outcome; retries are bounded."""
     digests = desk.digests
-    reply = render.digest(digest)
+    reply = render.digest(digest, tr=translator(desk.languages.language(digest.chat_id)))
     reason = "no attempt"
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:

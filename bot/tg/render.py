@@ -30,7 +30,9 @@ from telegram import (
 from telegram.constants import InlineKeyboardButtonLimit, MessageLimit, ParseMode
 
 from bot.digest import Digest
+from bot.i18n import ENGLISH, Translator, languages, paragraph, translator
 from bot.models import Answer, Article, FeedStatus, Result, Subscription
+from bot.schedule import ScheduleError
 from bot.settings import FeedSettings
 
 MAX_MESSAGE = int(MessageLimit.MAX_TEXT_LENGTH)  # 4096 UTF-16 code units, after parsing
@@ -43,29 +45,39 @@ _HEADLINE_CHARS = 300  # a hostile feed cannot blow up a card
 _BUTTON_CHARS = 60
 _SUMMARY_CHARS = 120
 _DIGEST_SUMMARY_CHARS = 240
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")  # Cc and Cs
+# Cc and Cs, and the bidi embeddings, overrides and isolates (U+202A-E, U+2066-9): text
+# from a feed or a user cannot flip the order of what follows it.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 
-COMMANDS = [
-    BotCommand("ask", "Ask about the news: /ask who visited Iraq?"),
-    BotCommand("headlines", "Latest headlines: /headlines 10"),
-    BotCommand("subscribe", "Daily digest: /subscribe 07:30 Asia/Baghdad"),
-    BotCommand("unsubscribe", "Stop the daily digest"),
-    BotCommand("settings", "Your digest time, timezone and status"),
-    BotCommand("help", "How to use this bot"),
-    BotCommand("start", "Say hello"),
+
+def N_(message: str) -> str:
+    """Marks a message id for the catalogues where it is defined; translated where shown."""
+    return message
+
+
+# Command menu: (command, description) in English; `commands(tr)` gives them translated.
+_COMMANDS = [
+    ("ask", N_("Ask about the news: /ask who visited Iraq?")),
+    ("headlines", N_("Latest headlines: /headlines 10")),
+    ("subscribe", N_("Daily digest: /subscribe 07:30 Asia/Baghdad")),
+    ("unsubscribe", N_("Stop the daily digest")),
+    ("settings", N_("Your digest time, timezone and status")),
+    ("language", N_("The bot's language in this chat: /language ar")),
+    ("help", N_("How to use this bot")),
+    ("start", N_("Say hello")),
 ]
-DESCRIPTION = (
+DESCRIPTION = N_(
     "Ask me about the news and I answer with the article that covers it: headline, date, "
     "and the passage that answers you."
 )
-SHORT_DESCRIPTION = "Questions about the news, answered from the articles."
+SHORT_DESCRIPTION = N_("Questions about the news, answered from the articles.")
 
-# Plain-text notices (callback answers are not HTML).
-EXPIRED = "This answer has expired. Please ask again."
-NO_MORE = "No more results."
-GONE = "That article is no longer available."
-THANKS = "Thanks, noted."
-SORRY = "Sorry, something went wrong. Please try again."
+# Plain-text notices (callback answers are not HTML): show them as `tr.gettext(EXPIRED)`.
+EXPIRED = N_("This answer has expired. Please ask again.")
+NO_MORE = N_("No more results.")
+GONE = N_("That article is no longer available.")
+THANKS = N_("Thanks, noted.")
+SORRY = N_("Sorry, something went wrong. Please try again.")
 
 
 @dataclass(frozen=True)
@@ -89,218 +101,356 @@ class Press:
 # ---------------------------------------------------------------------------------- texts
 
 
-def start(first_name: str | None) -> Reply:
-    name = f", {escape(first_name)}" if first_name else ""
+def commands(tr: Translator = ENGLISH) -> list[BotCommand]:
+    """The command menu in `tr`'s language (set per language at start-up)."""
+    return [BotCommand(name, tr.gettext(description)) for name, description in _COMMANDS]
+
+
+def start(first_name: str | None, *, tr: Translator = ENGLISH) -> Reply:
+    name = escape(first_name or "").strip()
+    hello = tr.gettext("Hi, {name}!", name=tr.isolate(name)) if name else tr.gettext("Hi!")
     return Reply(
-        f"Hi{name}! Ask me anything about the news and I will find the article that answers "
-        "it.\n\nTry: <i>Who visited Iraq?</i> — or see /help."
+        hello
+        + " "
+        + tr.gettext(
+            "Ask me anything about the news and I will find the article that answers it."
+            "\n\nTry: <i>Who visited Iraq?</i> — or see /help."
+        )
     )
 
 
-def help_text(bot_username: str | None) -> Reply:
-    inline = (
-        f"\n• Type <code>@{escape(bot_username)} Iraq</code> in any chat." if bot_username else ""
+def help_text(bot_username: str | None, *, tr: Translator = ENGLISH) -> Reply:
+    lines = [
+        tr.gettext("<b>Ask me about the news.</b>"),
+        tr.gettext("• In this chat: just write your question."),
+        tr.gettext("• In groups: <code>/ask who visited Iraq?</code> or reply to my message."),
+        tr.gettext("• <code>/headlines 10</code>: the latest headlines."),
+    ]
+    if bot_username:
+        lines.append(
+            tr.gettext("• Type <code>@{bot} Iraq</code> in any chat.", bot=escape(bot_username))
+        )
+    lines += [
+        "",
+        tr.gettext("<b>Daily digest</b>"),
+        tr.gettext(
+            "• <code>/subscribe 07:30 Asia/Baghdad</code>: the newest headlines every day at "
+            "that time (time and timezone are optional)."
+        ),
+        tr.gettext(
+            "• Reply to a digest with a question, or <code>/ask 2 what happened?</code> about "
+            "its story 2."
+        ),
+        tr.gettext("• /settings shows your digest; /unsubscribe stops it."),
+        "",
+        tr.gettext("<b>Language</b>"),
+        tr.gettext(
+            "• <code>/language {codes}</code>: the language I speak in this chat.",
+            codes="|".join(languages()),
+        ),
+    ]
+    return Reply("\n".join(lines))
+
+
+def ask_usage(*, tr: Translator = ENGLISH) -> Reply:
+    return Reply(tr.gettext("Ask like this: <code>/ask who visited Iraq?</code>"))
+
+
+def no_words(*, tr: Translator = ENGLISH) -> Reply:
+    """A question with no letters or digits in it (only marks, punctuation or emoji)."""
+    return Reply(tr.gettext("Please ask with words, for example: <i>Who visited Iraq?</i>"))
+
+
+def text_only(*, tr: Translator = ENGLISH) -> Reply:
+    return Reply(tr.gettext("I can only read text. Please send your question as a message."))
+
+
+def sorry(*, tr: Translator = ENGLISH) -> Reply:
+    return Reply(escape(tr.gettext(SORRY)))
+
+
+# ---------------------------------------------------------------------------------- languages
+
+
+def language_set(*, tr: Translator) -> Reply:
+    """/language xx: the chat now speaks `tr`'s language (the reply is in it already)."""
+    return Reply(tr.gettext("This chat's language: {language}.", language=tr.name))
+
+
+def language_auto(*, tr: Translator = ENGLISH) -> Reply:
+    """/language auto: back to each person's Telegram language."""
+    return Reply(tr.gettext("From now on I answer in each person's Telegram language."))
+
+
+def language_usage(chosen: str | None, *, tr: Translator = ENGLISH) -> Reply:
+    """/language without a known code: what the chat speaks now and the choices."""
+    choices = ", ".join(
+        f"<code>{code}</code> ({tr.isolate(escape(translator(code).name))})" for code in languages()
+    )
+    current = (
+        tr.gettext("This chat's language: {language}.", language=translator(chosen).name)
+        if chosen
+        else tr.gettext("I answer in each person's Telegram language.")
     )
     return Reply(
-        "<b>Ask me about the news.</b>\n"
-        "• In this chat: just write your question.\n"
-        "• In groups: <code>/ask who visited Iraq?</code> or reply to my message.\n"
-        f"• <code>/headlines 10</code>: the latest headlines.{inline}\n"
-        "\n<b>Daily digest</b>\n"
-        "• <code>/subscribe 07:30 Asia/Baghdad</code>: the newest headlines every day at "
-        "that time (time and timezone are optional).\n"
-        "• Reply to a digest with a question, or <code>/ask 2 what happened?</code> about "
-        "its story 2.\n"
-        "• /settings shows your digest; /unsubscribe stops it."
+        current
+        + "\n"
+        + tr.gettext(
+            "Choose one with <code>/language {code}</code>: {choices}; "
+            "<code>/language auto</code> follows each person's Telegram language.",
+            code=tr.language,
+            choices=choices,
+        )
     )
 
 
-def ask_usage() -> Reply:
-    return Reply("Ask like this: <code>/ask who visited Iraq?</code>")
-
-
-def text_only() -> Reply:
-    return Reply("I can only read text. Please send your question as a message.")
-
-
-def sorry() -> Reply:
-    return Reply(escape(SORRY))
+def admins_only_language(*, tr: Translator = ENGLISH) -> Reply:
+    return Reply(tr.gettext("Only this group’s admins can change its language."))
 
 
 # ---------------------------------------------------------------------------------- digests
 
 
-def digest(value: Digest) -> Reply:
+def digest(value: Digest, *, tr: Translator = ENGLISH) -> Reply:
     """The daily digest: numbered stories, each headline linked when it has a URL, with one
     line of summary; or a short line when nothing is new. May exceed one message: `split` it."""
-    title = f"<b>Your news digest · {value.day.strftime('%d %b %Y')}</b>"
+    title = tr.gettext("<b>Your news digest · {date}</b>", date=tr.date(value.day))
     if not value.items:
-        return Reply(f"{title}\nNo new stories since your last digest.")
+        return Reply(title + "\n" + tr.gettext("No new stories since your last digest."))
     lines = [title, ""]
     for item in value.items:
         lines.append(f"{item.number}. {_headline(item.headline, item.url)}")
         summary = _short(_clean(item.summary), _DIGEST_SUMMARY_CHARS)
         if summary:
-            lines.append(escape(summary))
+            lines.append(paragraph(escape(summary)))
         lines.append("")
     lines.append(
-        "<i>Reply to this message with a question, or send /ask and a story number, "
-        "e.g. /ask 2 what happened?</i>"
+        tr.gettext(
+            "<i>Reply to this message with a question, or send /ask and a story number, "
+            "e.g. /ask 2 what happened?</i>"
+        )
     )
     return Reply("\n".join(lines))
 
 
-def subscribed(subscription: Subscription, next_at: datetime, *, now: bool) -> Reply:
+def subscribed(
+    subscription: Subscription, next_at: datetime, *, now: bool, tr: Translator = ENGLISH
+) -> Reply:
     """The reply to /subscribe: the daily time and when the next digest arrives (local)."""
     first = (
-        "Today’s digest is on its way now."
+        tr.gettext("Today’s digest is on its way now.")
         if now
-        else f"Next digest: {escape(_local(next_at, subscription.timezone))}."
+        else tr.gettext("Next digest: {when}.", when=_local(next_at, subscription.timezone, tr))
     )
-    return Reply(
-        f"Subscribed: your digest arrives every day at <b>{escape(subscription.at)}</b> "
-        f"({escape(subscription.timezone)}).\n{first}\n"
-        "Change it with <code>/subscribe HH:MM Area/City</code>; stop it with /unsubscribe."
-    )
+    lines = [
+        tr.gettext(
+            "Subscribed: your digest arrives every day at <b>{time}</b> ({timezone}).",
+            time=escape(subscription.at),
+            timezone=tr.isolate(escape(subscription.timezone)),
+        ),
+        first,
+        tr.gettext(
+            "Change it with <code>/subscribe HH:MM Area/City</code>; stop it with /unsubscribe."
+        ),
+    ]
+    return Reply("\n".join(lines))
 
 
-def unsubscribed(was_active: bool) -> Reply:
+def unsubscribed(was_active: bool, *, tr: Translator = ENGLISH) -> Reply:
     if was_active:
-        return Reply("Unsubscribed: no more daily digests. /subscribe brings them back.")
-    return Reply("This chat has no daily digest. Start one with /subscribe.")
+        return Reply(
+            tr.gettext("Unsubscribed: no more daily digests. /subscribe brings them back.")
+        )
+    return Reply(tr.gettext("This chat has no daily digest. Start one with /subscribe."))
 
 
-def digest_settings(subscription: Subscription | None, next_at: datetime | None) -> Reply:
+def digest_settings(
+    subscription: Subscription | None, next_at: datetime | None, *, tr: Translator = ENGLISH
+) -> Reply:
     """/settings: the chat's digest time, timezone and status."""
     if subscription is None:
         return Reply(
-            "No daily digest yet. Start one with <code>/subscribe 07:30 Asia/Baghdad</code>."
+            tr.gettext(
+                "No daily digest yet. Start one with <code>/subscribe 07:30 Asia/Baghdad</code>."
+            )
         )
-    status = "active" if subscription.active else "stopped (/subscribe to restart)"
+    status = (
+        tr.gettext("active")
+        if subscription.active
+        else tr.gettext("stopped (/subscribe to restart)")
+    )
     lines = [
-        "<b>Your daily digest</b>",
-        f"Time: {escape(subscription.at)}",
-        f"Timezone: {escape(subscription.timezone)}",
-        f"Status: {status}",
+        tr.gettext("<b>Your daily digest</b>"),
+        tr.gettext("Time: {time}", time=escape(subscription.at)),
+        tr.gettext("Timezone: {timezone}", timezone=tr.isolate(escape(subscription.timezone))),
+        tr.gettext("Status: {status}", status=status),
     ]
     if subscription.active and next_at is not None:
-        lines.append(f"Next: {escape(_local(next_at, subscription.timezone))}")
+        lines.append(tr.gettext("Next: {when}", when=_local(next_at, subscription.timezone, tr)))
     return Reply("\n".join(lines))
 
 
-def schedule_error(message: str) -> Reply:
-    """A time or timezone that does not parse: the core's message and an example."""
+def schedule_error(error: ScheduleError | str, *, tr: Translator = ENGLISH) -> Reply:
+    """A time or timezone that does not parse: what was wrong, and an example."""
+    if isinstance(error, ScheduleError) and error.kind == "time":
+        problem = tr.gettext(
+            "“{value}” is not a time of day: use HH:MM, e.g. 07:30",
+            value=tr.isolate(escape(error.value)),
+        )
+    elif isinstance(error, ScheduleError) and error.kind == "timezone":
+        problem = tr.gettext(
+            "“{value}” is not a timezone: use a name like Europe/London or Asia/Baghdad",
+            value=tr.isolate(escape(error.value)),
+        )
+    else:
+        problem = escape(str(error))
     return Reply(
-        f"{escape(message)}\nFor example: <code>/subscribe 07:30 Asia/Baghdad</code> "
-        "or <code>/subscribe 18:00</code>."
+        problem
+        + "\n"
+        + tr.gettext(
+            "For example: <code>/subscribe 07:30 Asia/Baghdad</code> "
+            "or <code>/subscribe 18:00</code>."
+        )
     )
 
 
-def admins_only() -> Reply:
-    return Reply("Only this group’s admins can change its daily digest.")
+def admins_only(*, tr: Translator = ENGLISH) -> Reply:
+    return Reply(tr.gettext("Only this group’s admins can change its daily digest."))
 
 
-def feeds(configured: Sequence[FeedSettings], statuses: Sequence[FeedStatus]) -> Reply:
+def feeds(
+    configured: Sequence[FeedSettings],
+    statuses: Sequence[FeedStatus],
+    *,
+    tr: Translator = ENGLISH,
+) -> Reply:
     """/feeds for admins: each feed with its last success, last error and item counts."""
     known = {status.url: status for status in statuses}
     urls = [feed.url for feed in configured]
     urls += sorted(set(known) - set(urls))
     if not urls:
-        return Reply("No feeds configured.")
+        return Reply(tr.gettext("No feeds configured."))
     blocks = []
     for url in urls:
         status = known.get(url)
         name = (status.name if status else None) or url
-        lines = [f"<b>{escape(_short(name, _HEADLINE_CHARS))}</b>", escape(url)]
+        lines = [f"<b>{paragraph(escape(_short(name, _HEADLINE_CHARS)))}</b>", escape(url)]
         if status is None:
-            lines.append("not fetched yet")
+            lines.append(tr.gettext("not fetched yet"))
         else:
             lines.append(
-                f"last success: {_when(status.last_success)}; items {status.items}, "
-                f"added {status.added}"
+                tr.gettext(
+                    "last success: {when}; items {items}, added {added}",
+                    when=_when(status.last_success, tr),
+                    items=tr.number(status.items),
+                    added=tr.number(status.added),
+                )
             )
             if status.last_error:
                 error = _short(status.last_error, _SUMMARY_CHARS)
-                lines.append(f"last error: {_when(status.last_error_at)}: {escape(error)}")
+                lines.append(
+                    tr.gettext(
+                        "last error: {when}: {error}",
+                        when=_when(status.last_error_at, tr),
+                        error=tr.isolate(escape(error)),
+                    )
+                )
         blocks.append("\n".join(lines))
     return Reply("\n\n".join(blocks))
 
 
-def admins_command_only() -> Reply:
-    return Reply("Sorry, that command is for the bot’s operators.")
+def admins_command_only(*, tr: Translator = ENGLISH) -> Reply:
+    return Reply(tr.gettext("Sorry, that command is for the bot’s operators."))
 
 
 # ---------------------------------------------------------------------------------- answers
 
 
-def answer(result: Answer, *, rank: int = 0, zone: str = "UTC") -> Reply:
+def answer(result: Answer, *, rank: int = 0, zone: str = "UTC", tr: Translator = ENGLISH) -> Reply:
     """The reply to a question: the card of result `rank`, or nothing-found with suggestions.
 
     Dates show in the chat's timezone `zone` (an IANA name).
     """
     if not result.found or not result.results:
-        return nothing_found(result.results)
+        return nothing_found(result.results, tr=tr)
     rank = max(0, min(rank, len(result.results) - 1))
-    return card(result.results[rank], rank=rank, total=len(result.results), zone=zone)
+    return card(result.results[rank], rank=rank, total=len(result.results), zone=zone, tr=tr)
 
 
-def card(result: Result, *, rank: int | None = None, total: int = 1, zone: str = "UTC") -> Reply:
+def card(
+    result: Result,
+    *,
+    rank: int | None = None,
+    total: int = 1,
+    zone: str = "UTC",
+    tr: Translator = ENGLISH,
+) -> Reply:
     """An answer card: bold (linked) headline, date and source, excerpt with marked terms.
 
     With `rank`, the card belongs to a ranked answer and gets Back/More buttons as needed;
-    without, it is a single article (opened from a list). Always fits one message.
+    without, it is a single article (opened from a list). Always fits one message. The
+    headline and excerpt keep their own direction (an Arabic story in an English chat too).
     """
     lines = [_headline(result.headline, result.url)]
-    when = date(result.published, zone)
-    meta = " · ".join(filter(None, [when, _clean(result.source or "")]))
+    when = date(result.published, zone, tr=tr)
+    source = tr.isolate(escape(result.source or ""))
+    meta = " · ".join(filter(None, [escape(when), source]))
     if meta:
-        lines.append(f"<i>{escape(meta)}</i>")
+        lines.append(f"<i>{meta}</i>")
     if result.excerpt.strip():
         lines.append("")
-        lines.append(marked(result.excerpt, result.marks))
+        lines.append(paragraph(marked(result.excerpt, result.marks)))
     if rank is not None and total > 1:
         lines.append("")
-        lines.append(f"<i>Result {rank + 1} of {total}</i>")
-    return Reply("\n".join(lines), _card_keyboard(result, rank, total))
+        result_n = tr.gettext(
+            "Result {rank} of {total}", rank=tr.number(rank + 1), total=tr.number(total)
+        )
+        lines.append(f"<i>{result_n}</i>")
+    return Reply("\n".join(lines), _card_keyboard(result, rank, total, tr))
 
 
-def nothing_found(suggestions: Sequence[Result]) -> Reply:
+def nothing_found(suggestions: Sequence[Result], *, tr: Translator = ENGLISH) -> Reply:
     """Say plainly that nothing answers, offering up to MAX_SUGGESTIONS did-you-mean buttons."""
     picks = [s for s in suggestions if _fits(open_data(s.article_id))][:MAX_SUGGESTIONS]
     if not picks:
-        return Reply("I found nothing in the news about that. Try other words?")
-    rows = [[_button(s.headline, callback_data=open_data(s.article_id))] for s in picks]
+        return Reply(tr.gettext("I found nothing in the news about that. Try other words?"))
+    rows = [[_button(s.headline, callback_data=open_data(s.article_id), tr=tr)] for s in picks]
     return Reply(
-        "I found nothing in the news that answers that. Did you mean one of these?",
+        tr.gettext("I found nothing in the news that answers that. Did you mean one of these?"),
         InlineKeyboardMarkup(rows),
     )
 
 
-def headlines(articles: Sequence[Article], *, zone: str = "UTC") -> Reply:
+def headlines(articles: Sequence[Article], *, zone: str = "UTC", tr: Translator = ENGLISH) -> Reply:
     """A numbered list of headlines, newest first, each with a button that opens its card."""
     if not articles:
-        return Reply("No headlines yet.")
-    lines = ["<b>Latest headlines</b>", ""]
+        return Reply(tr.gettext("No headlines yet."))
+    title = tr.ngettext(
+        "<b>The latest headline</b>", "<b>The latest {count} headlines</b>", len(articles)
+    )
+    lines = [title, ""]
     rows = []
     for number, article in enumerate(articles, start=1):
-        when = date(article.published, zone)
+        when = date(article.published, zone, tr=tr)
         suffix = f" <i>({escape(when)})</i>" if when else ""
-        lines.append(f"{number}. {escape(_short(article.headline, _HEADLINE_CHARS))}{suffix}")
+        headline = tr.isolate(escape(_short(article.headline, _HEADLINE_CHARS)))
+        lines.append(f"{number}. {headline}{suffix}")
         data = open_data(article.id)
         if _fits(data):
-            rows.append([_button(f"{number}. {article.headline}", callback_data=data)])
+            rows.append([_button(f"{number}. {article.headline}", callback_data=data, tr=tr)])
     return Reply("\n".join(lines), InlineKeyboardMarkup(rows) if rows else None)
 
 
 def inline_results(
-    results: Sequence[Result], *, zone: str = "UTC"
+    results: Sequence[Result], *, zone: str = "UTC", tr: Translator = ENGLISH
 ) -> list[InlineQueryResultArticle]:
     """Up to MAX_INLINE_RESULTS inline articles: headline, date and excerpt; sends a card."""
     articles = []
     for result in results[:MAX_INLINE_RESULTS]:
-        shown = card(result, zone=zone)
-        source = _source_keyboard(result.url)
-        summary = " · ".join(filter(None, [date(result.published, zone), _clean(result.excerpt)]))
+        shown = card(result, zone=zone, tr=tr)
+        source = _source_keyboard(result.url, tr)
+        when = date(result.published, zone, tr=tr)
+        summary = " · ".join(filter(None, [when, _clean(result.excerpt)]))
         articles.append(
             InlineQueryResultArticle(
                 id=_result_id(result.article_id),
@@ -366,16 +516,23 @@ def marked(text: str, marks: Sequence[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-def date(published: datetime | None, zone: str = "UTC") -> str:
+def date(published: datetime | None, zone: str = "UTC", *, tr: Translator = ENGLISH) -> str:
     """ "11 Sep 2024", or "28 Nov 2026, 05:03 +03" in timezone `zone` when the source gave a
-    time; "" when unknown. A bare date (midnight UTC) stays as given, in no timezone.
+    time ("11 سبتمبر 2024" in Arabic); "" when unknown. A bare date (midnight UTC) stays as
+    given, in no timezone. Plain text: escape it for HTML.
     """
     if published is None:
         return ""
     moment = published.astimezone(UTC)
     if (moment.hour, moment.minute) == (0, 0):
-        return moment.strftime("%d %b %Y")
-    return moment.astimezone(ZoneInfo(zone)).strftime("%d %b %Y, %H:%M %Z")
+        return tr.date(moment, "dd MMM y")
+    local = moment.astimezone(ZoneInfo(zone))
+    return tr.gettext(
+        "{date}, {time} {zone}",
+        date=tr.date(local, "dd MMM y"),
+        time=local.strftime("%H:%M"),
+        zone=local.strftime("%Z"),
+    )
 
 
 def plain(markup: str) -> str:
@@ -388,6 +545,7 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+_SENTENCE_ENDS = (".", "!", "?", "…", "؟", "۔")  # the Arabic question mark and full stop
 # Tags, entities, or one character; the units a split may fall between.
 _TOKEN = re.compile(r"<(/?)([a-zA-Z][\w-]*)[^>]*>|&#?\w+;|[^<&]", re.DOTALL)
 
@@ -447,7 +605,7 @@ def _boundary(tokens: list[str], index: int) -> int:
     before = tokens[index - 1]
     if before == "\n":
         return 4 if index >= 2 and tokens[index - 2] == "\n" else 3
-    if before == " " and index >= 2 and tokens[index - 2] in (".", "!", "?", "…"):
+    if before == " " and index >= 2 and tokens[index - 2] in _SENTENCE_ENDS:
         return 2
     return 1 if before == " " else 0
 
@@ -474,39 +632,46 @@ def _closing(tag: str) -> str:
 
 
 def _headline(headline: str, url: str | None) -> str:
-    text = f"<b>{escape(_short(headline, _HEADLINE_CHARS))}</b>"
+    text = f"<b>{paragraph(escape(_short(headline, _HEADLINE_CHARS)))}</b>"
     safe = _safe_url(url)
     return f'<a href="{html.escape(safe, quote=True)}">{text}</a>' if safe else text
 
 
-def _card_keyboard(result: Result, rank: int | None, total: int) -> InlineKeyboardMarkup | None:
+def _card_keyboard(
+    result: Result, rank: int | None, total: int, tr: Translator
+) -> InlineKeyboardMarkup | None:
     rows: list[list[InlineKeyboardButton]] = []
     if rank is not None:
         paging = []
         if rank > 0:
-            paging.append(_button("◀ Back", callback_data=more_data(rank - 1)))
+            paging.append(_button(tr.gettext("◀ Back"), callback_data=more_data(rank - 1)))
         if rank + 1 < total:
-            paging.append(_button("More ▶", callback_data=more_data(rank + 1)))
+            paging.append(_button(tr.gettext("More ▶"), callback_data=more_data(rank + 1)))
         if paging:
-            rows.append(paging)
+            # right to left, "back" is on the right and "more" on the left
+            rows.append(paging[::-1] if tr.rtl else paging)
     safe = _safe_url(result.url)
     if safe:
-        rows.append([_button("Source", url=safe)])
+        rows.append([_button(tr.gettext("Source"), url=safe)])
     votes = [feedback_data(result.article_id, helpful) for helpful in (True, False)]
     if all(map(_fits, votes)):
         rows.append([_button("👍", callback_data=votes[0]), _button("👎", callback_data=votes[1])])
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-def _source_keyboard(url: str | None) -> InlineKeyboardMarkup | None:
+def _source_keyboard(url: str | None, tr: Translator) -> InlineKeyboardMarkup | None:
     safe = _safe_url(url)
-    return InlineKeyboardMarkup([[_button("Source", url=safe)]]) if safe else None
+    return InlineKeyboardMarkup([[_button(tr.gettext("Source"), url=safe)]]) if safe else None
 
 
 def _button(
-    text: str, *, callback_data: str | None = None, url: str | None = None
+    text: str,
+    *,
+    callback_data: str | None = None,
+    url: str | None = None,
+    tr: Translator = ENGLISH,
 ) -> InlineKeyboardButton:
-    label = _short(_clean(text), _BUTTON_CHARS) or "Open"
+    label = _short(_clean(text), _BUTTON_CHARS) or tr.gettext("Open")
     if callback_data is not None:
         return InlineKeyboardButton(label, callback_data=_checked(callback_data))
     return InlineKeyboardButton(label, url=url)
@@ -538,13 +703,24 @@ def _safe_url(url: str | None) -> str | None:
     return url
 
 
-def _local(moment: datetime, timezone: str) -> str:
+def _local(moment: datetime, timezone: str, tr: Translator) -> str:
     """ "Wed 11 Sep, 07:30" in the chat's timezone."""
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%a %d %b, %H:%M")
+    local = moment.astimezone(ZoneInfo(timezone))
+    return tr.gettext(
+        "{date}, {time}", date=tr.date(local, "EEE dd MMM"), time=local.strftime("%H:%M")
+    )
 
 
-def _when(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC") if moment else "never"
+def _when(moment: datetime | None, tr: Translator) -> str:
+    if moment is None:
+        return tr.gettext("never")
+    utc = moment.astimezone(UTC)
+    return tr.gettext(
+        "{date}, {time} {zone}",
+        date=tr.date(utc, "dd MMM y"),
+        time=utc.strftime("%H:%M"),
+        zone="UTC",
+    )
 
 
 def _clean(text: str) -> str:
