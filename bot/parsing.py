@@ -309,7 +309,10 @@ def _parse_seed_date(text: str, modified: datetime) -> _SeedDate:
     if relative:
         count = relative["count"]
         amount = int(count) if count.isdigit() else 1
-        return _SeedDate(modified - amount * _UNITS[relative["unit"].lower()], relative=True)
+        try:
+            return _SeedDate(modified - amount * _UNITS[relative["unit"].lower()], relative=True)
+        except OverflowError:  # "99999 years ago" is before year 1
+            raise ValueError(f"date out of range {text!r}") from None
     raise ValueError(f"unrecognised date {text!r}")
 
 
@@ -684,4 +687,7 @@ def _published(value: object) -> datetime | None:
         raise ValueError(f"'published' must be a string, got {type(value).__name__}")
     if when.tzinfo is None:
         return when.replace(tzinfo=UTC)
-    return when.astimezone(UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00+01:00" is before year 1 in UTC
+        raise ValueError(f"'published' is out of range: {value!r}") from None

@@ -173,9 +173,9 @@ def canonical_url(url: str, *, base: str | None = None) -> str | None:
     url = url.strip()
     if not url:
         return None
-    if base:
-        url = urljoin(base, url)
-    try:
+    try:  # urljoin and urlsplit refuse a malformed host ("http://[x") with ValueError
+        if base:
+            url = urljoin(base, url)
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
@@ -457,9 +457,14 @@ def _parse(
     # cannot turn bare guids into fake links (relative links are resolved below instead).
     # Its HTML sanitiser and link rewriter are off: every string goes through html_to_blocks,
     # which keeps text only and drops scripts itself, and they cost ~2/3 of the parse time.
-    parsed = feedparser.parse(
-        content, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
-    )
+    try:
+        parsed = feedparser.parse(
+            content, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+        )
+    except (ValueError, LookupError) as exc:
+        # feedparser's encoding sniffing raises on some malformed XML declarations
+        # (undecodable bytes or a NUL in the declared encoding, an unknown codec)
+        raise FeedFetchError(label, "unreadable document: " + " ".join(str(exc).split())) from None
     entries = parsed.get("entries") or []
     _check_is_feed(parsed, entries, content, label)
 

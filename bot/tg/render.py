@@ -78,6 +78,7 @@ NO_MORE = N_("No more results.")
 GONE = N_("That article is no longer available.")
 THANKS = N_("Thanks, noted.")
 SORRY = N_("Sorry, something went wrong. Please try again.")
+UNTITLED = "…"  # a headline with nothing printable in it (needs no translation)
 
 
 @dataclass(frozen=True)
@@ -391,22 +392,50 @@ def card(
     without, it is a single article (opened from a list). Always fits one message. The
     headline and excerpt keep their own direction (an Arabic story in an English chat too).
     """
-    lines = [_headline(result.headline, result.url)]
     when = date(result.published, zone, tr=tr)
-    source = tr.isolate(escape(result.source or ""))
+    source = tr.isolate(escape(_short(_clean(result.source or ""), _SUMMARY_CHARS)))
     meta = " · ".join(filter(None, [escape(when), source]))
-    if meta:
-        lines.append(f"<i>{meta}</i>")
-    if result.excerpt.strip():
-        lines.append("")
-        lines.append(paragraph(marked(result.excerpt, result.marks)))
+    footer = []
     if rank is not None and total > 1:
-        lines.append("")
         result_n = tr.gettext(
             "Result {rank} of {total}", rank=tr.number(rank + 1), total=tr.number(total)
         )
-        lines.append(f"<i>{result_n}</i>")
-    return Reply("\n".join(lines), _card_keyboard(result, rank, total, tr))
+        footer = ["", f"<i>{result_n}</i>"]
+    keyboard = _card_keyboard(result, rank, total, tr)
+    # Escaping can make markup five times its text: a hostile excerpt or URL is shortened
+    # (the link dropped, the excerpt cut) until the card fits one message.
+    for cut, linked in _CARD_FITS:
+        lines = [_headline(result.headline, result.url if linked else None)]
+        if meta:
+            lines.append(f"<i>{meta}</i>")
+        excerpt, marks = _cut_excerpt(result, cut)
+        if excerpt.strip():
+            lines += ["", paragraph(marked(excerpt, marks))]
+        markup = "\n".join(lines + footer)
+        if utf16_len(markup) <= MAX_MESSAGE:
+            break
+    return Reply(markup, keyboard)
+
+
+# (excerpt characters kept, headline linked): the ways a card is tried, longest first.
+# The link goes before the excerpt does: the Source button still carries it.
+_CARD_FITS = (
+    (None, True),
+    (1000, True),
+    (None, False),
+    (1000, False),
+    (400, False),
+    (100, False),
+    (0, False),
+)
+
+
+def _cut_excerpt(result: Result, cut: int | None) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The excerpt cut to `cut` characters (None: whole), "…" marking a cut; marks kept inside."""
+    if cut is None or len(result.excerpt) <= cut:
+        return result.excerpt, result.marks
+    marks = tuple((start, min(end, cut)) for start, end in result.marks if start < cut)
+    return (result.excerpt[:cut] + "…" if cut else ""), marks
 
 
 def nothing_found(suggestions: Sequence[Result], *, tr: Translator = ENGLISH) -> Reply:
@@ -454,7 +483,7 @@ def inline_results(
         articles.append(
             InlineQueryResultArticle(
                 id=_result_id(result.article_id),
-                title=_short(result.headline, _HEADLINE_CHARS),
+                title=_short(_clean(result.headline), _HEADLINE_CHARS) or UNTITLED,
                 description=_short(summary, _SUMMARY_CHARS),
                 input_message_content=InputTextMessageContent(
                     shown.html, parse_mode=ParseMode.HTML
@@ -526,7 +555,10 @@ def date(published: datetime | None, zone: str = "UTC", *, tr: Translator = ENGL
     moment = published.astimezone(UTC)
     if (moment.hour, moment.minute) == (0, 0):
         return tr.date(moment, "dd MMM y")
-    local = moment.astimezone(ZoneInfo(zone))
+    try:
+        local = moment.astimezone(ZoneInfo(zone))
+    except OverflowError:  # the calendar's last day seen from a zone ahead of UTC
+        local = moment
     return tr.gettext(
         "{date}, {time} {zone}",
         date=tr.date(local, "dd MMM y"),
@@ -632,7 +664,7 @@ def _closing(tag: str) -> str:
 
 
 def _headline(headline: str, url: str | None) -> str:
-    text = f"<b>{paragraph(escape(_short(headline, _HEADLINE_CHARS)))}</b>"
+    text = f"<b>{paragraph(escape(_short(_clean(headline), _HEADLINE_CHARS) or UNTITLED))}</b>"
     safe = _safe_url(url)
     return f'<a href="{html.escape(safe, quote=True)}">{text}</a>' if safe else text
 
@@ -697,8 +729,13 @@ def _safe_url(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or re.search(r"\s", url):
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a malformed host such as "http://[x"
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    if re.search(r"\s", url) or _UNPRINTABLE.search(url):
         return None
     return url
 
