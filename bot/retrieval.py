@@ -1,13 +1,14 @@
 """Ranking: question -> ranked article hits with a calibrated confidence (no I/O but the index).
 
 The ranking, per article: the BM25 score of its best passage (headline terms count in every
-passage, see `bot.index`), plus a recency prior on the days between publication and the
-question's date.
+passage, see `bot.index`), plus a bounded freshness bonus on the days between publication and
+the question's date (relevance first, recency for near-ties). One order: the first N hits are
+the same whatever the limit asked for.
 Misspelled question words (not in the index vocabulary) are corrected first.
 The confidence of a hit is the idf-weighted share of the question's content terms found in
 its best passage or headline, which stays meaningful on a store of two articles where BM25
-magnitudes do not; a question is found when a hit's confidence reaches FOUND_THRESHOLD, and
-such hits are listed before those that fall short.
+magnitudes do not; a question is found when the first hit's confidence reaches
+FOUND_THRESHOLD.
 """
 
 from __future__ import annotations
@@ -28,11 +29,24 @@ from bot.models import Article, Hit
 
 logger = logging.getLogger(__name__)
 
-# Recency prior: + RECENCY_WEIGHT * log(TAU / (TAU + days)), days between publication and
-# the question's date; an article without a date counts as UNDATED_DAYS old.
-RECENCY_WEIGHT = 5.0
+# Recency: a fresh article's score (the BM25 of its best passage) gains up to
+# RECENCY_WEIGHT * log((TAU + FADE) / TAU) points, falling with age to nothing at FADE_DAYS
+# (see `freshness_bonus`): freshness orders near-ties, and past FADE_DAYS age costs nothing
+# more. The bonus is at most BONUS_CAP times the article's own score, so a match weaker than
+# half of another is never lifted over it by freshness alone; an undated article gets none.
+RECENCY_WEIGHT = 10.0
 RECENCY_TAU_DAYS = 3.0
-UNDATED_DAYS = 30.0
+FADE_DAYS = 30.0
+BONUS_CAP = 1.0
+# A question of at most SHORT_QUESTION terms ("US troops in Iraq") names what it is about in
+# every word: an article that lacks one of them, which another candidate holds, is clearly
+# weaker. It gets no freshness bonus and its score is scaled by MISSING_TERM per such term.
+SHORT_QUESTION = 4
+MISSING_TERM = 0.7
+# Articles ranked in full (confidence, terms held): the best CANDIDATES by score with
+# freshness and the best by score alone. The same whatever the caller's limit up to it, so
+# the first results never depend on how many are asked for.
+CANDIDATES = 30
 # Confidence: the share of the question's idf mass found in the best passage (headline
 # included), the denominator padded with PHANTOM_SHARE of an unseen term's idf, so that a
 # question of one or two matched words is not deemed answered on that alone.
@@ -54,9 +68,9 @@ _DAY = 86_400.0
 class Search(BaseModel):
     """The outcome of one question.
 
-    `hits` are the best articles, at most `limit`, each with a confidence in [0, 1]: those
-    whose confidence clears FOUND_THRESHOLD first, then the others, each group in rank order.
-    `found` says whether any clears it; when none does, the hits are only suggestions
+    `hits` are the best articles, at most `limit`, in rank order (a longer limit only adds
+    hits after these), each with a confidence in [0, 1]. `found` says whether the first one
+    clears FOUND_THRESHOLD; when it does not, the hits are only suggestions
     (`did_you_mean`). `terms` are the query stems used; `corrections` maps misspelled
     question words to the index words used instead.
     """
@@ -129,21 +143,16 @@ class Retriever:
             limit: at most this many hits (values below 1 count as 1).
 
         Returns:
-            The hits with their confidence (answers first), and whether any is an answer.
+            The hits in rank order with their confidence, and whether the first is an answer.
         """
         terms, corrections = self._query_terms(question)
         if not terms or not len(self._index):
             return Search(question=question, found=False, terms=terms, corrections=corrections)
         match = self._index.match(terms)
-        scores = self._article_scores(match, _moment(as_of))
-        ranked = [self._hit(slot, match, terms) for slot in _top(scores, max(limit, 1))]
-        # Recency orders answers among themselves, but does not put an article that does not
-        # answer (a fresh one, say) above one that does: confident hits come first.
-        hits = [hit for hit in ranked if hit.score >= FOUND_THRESHOLD]
-        found = bool(hits)
-        rest = [hit for hit in ranked if hit.score < FOUND_THRESHOLD]
-        # With no answer, the suggestions are the closest matches, not the freshest.
-        hits += rest if found else sorted(rest, key=lambda hit: -hit.score)
+        plain, fresh = self._article_scores(match, _moment(as_of))
+        slots = self._ranked(match, plain, fresh, max(limit, 1))
+        hits = [self._hit(slot, match, terms) for slot in slots]
+        found = bool(hits) and hits[0].score >= FOUND_THRESHOLD
         return Search(
             question=question, found=found, hits=hits, terms=terms, corrections=corrections
         )
@@ -179,14 +188,56 @@ class Retriever:
             self._speller = _Speller(self._index.words)
         return self._speller
 
-    def _article_scores(self, match: Match, moment: float) -> np.ndarray:
+    def _ranked(self, match: Match, plain: np.ndarray, fresh: np.ndarray, limit: int) -> list[int]:
+        """The best `limit` slots, in an order that does not depend on `limit`.
+
+        By score with freshness; for a short question, articles lacking one of its words
+        that another candidate holds lose their freshness and MISSING_TERM per such word.
+        """
+        if len(match.term_ids) > SHORT_QUESTION:
+            return _top(fresh, limit)
+        count = max(limit, CANDIDATES)
+        slots = np.array(list(dict.fromkeys(_top(fresh, count) + _top(plain, count))), np.int64)
+        if not len(slots):
+            return []
+        held = self._held(match, slots)
+        missing = (held.any(axis=0) & ~held).sum(axis=1)
+        strength = np.where(missing > 0, plain[slots] * MISSING_TERM**missing, fresh[slots])
+        order = np.argsort(-strength, kind="stable")[:limit]
+        return [int(slot) for slot in slots[order]]
+
+    def _held(self, match: Match, slots: np.ndarray) -> np.ndarray:
+        """Which query terms (columns) the best passage of each slot (rows) holds.
+
+        A passage holds its headline's terms too (see `bot.index`).
+        """
+        index = self._index
+        bounds = np.append(index.slot_start, index.n_passages)
+        starts, ends = bounds[slots], bounds[slots + 1]
+        best = np.array(
+            [
+                start + int(np.argmax(match.scores[start:end]))
+                for start, end in zip(starts, ends, strict=True)
+            ]
+        )
+        columns = []
+        for docs, _ in match.postings:
+            position = np.minimum(np.searchsorted(docs, best), max(len(docs) - 1, 0))
+            columns.append(docs[position] == best if len(docs) else np.zeros(len(best), bool))
+        return np.column_stack(columns)
+
+    def _article_scores(self, match: Match, moment: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per slot: the best passage's BM25, and that plus the freshness bonus.
+
+        Articles gone, published after `moment` or matching nothing score -inf.
+        """
         index = self._index
         scores = np.maximum.reduceat(match.scores, index.slot_start)
         days = (moment - index.slot_published) / _DAY
-        days = np.where(np.isnan(days), UNDATED_DAYS, days)
-        prior = RECENCY_WEIGHT * np.log(RECENCY_TAU_DAYS / (RECENCY_TAU_DAYS + np.maximum(days, 0)))
-        eligible = index.slot_alive & (days >= 0) & (scores > 0)
-        return np.where(eligible, scores + prior, -np.inf)
+        eligible = index.slot_alive & ~(days < 0) & (scores > 0)
+        plain = np.where(eligible, scores, -np.inf)
+        bonus = np.minimum(freshness_bonus(days), BONUS_CAP * np.maximum(scores, 0.0))
+        return plain, plain + bonus
 
     def _hit(self, slot: int, match: Match, terms: tuple[str, ...]) -> Hit:
         index = self._index
@@ -258,6 +309,19 @@ def _term_weights(match: Match) -> np.ndarray:
     if unseen.any() and not unseen.all():
         weights[unseen] = np.minimum(weights[unseen], weights[~unseen].max())
     return weights
+
+
+def freshness_bonus(days: np.ndarray) -> np.ndarray:
+    """Points a fresh article gains for its age in days (NaN: undated), in [0, ~24].
+
+    RECENCY_WEIGHT * log((TAU + FADE) / (TAU + days)): largest on the day of publication,
+    halved within about a week, 0 from FADE_DAYS on and for undated articles.
+    """
+    ages = np.minimum(np.nan_to_num(np.maximum(days, 0.0), nan=FADE_DAYS), FADE_DAYS)
+    bonus: np.ndarray = RECENCY_WEIGHT * np.log(
+        (RECENCY_TAU_DAYS + FADE_DAYS) / (RECENCY_TAU_DAYS + ages)
+    )
+    return bonus
 
 
 def _moment(as_of: datetime | None) -> float:
