@@ -40,6 +40,14 @@ def _day_arg(text: str) -> datetime:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _day_start(text: str) -> datetime:
+    """'YYYY-MM-DD' -> the start of that day in UTC (its articles count as since it)."""
+    try:
+        return datetime.combine(date.fromisoformat(text.strip()), datetime.min.time(), UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -68,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     headlines = commands.add_parser("headlines", help="latest headlines, newest first")
     headlines.add_argument("--limit", type=_positive, default=10)
     headlines.add_argument("--since", type=_day_arg, help="only since this date (YYYY-MM-DD)")
+
+    stories = commands.add_parser("stories", help="top stories: one event, every source")
+    stories.add_argument("--limit", type=_positive, default=10)
+    stories.add_argument(
+        "--since", type=_day_start, help="stories with news since this date (YYYY-MM-DD)"
+    )
+    stories.add_argument("--json", action="store_true", help="one JSON object per story")
 
     evaluate = commands.add_parser("eval", help="score retrieval on a questions file")
     evaluate.add_argument("questions", type=Path, metavar="QUESTIONS.jsonl")
@@ -230,6 +245,29 @@ def cmd_headlines(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stories(settings: Settings, args: argparse.Namespace) -> int:
+    desk = NewsDesk.open(settings)
+    try:
+        for story in desk.stories(since=args.since, limit=args.limit):
+            if args.json:
+                print(story.json_line())
+                continue
+            sources = ", ".join(story.sources) or "unknown source"
+            print(f"{story.first_seen:%Y-%m-%d}  {story.headline}")
+            print(
+                f"            {len(story.sources)} sources: {sources}"
+                if len(story.sources) > 1
+                else f"            {sources}"
+            )
+            print(
+                f"            score {story.score:.3f}, story {story.story_id}: "
+                + ", ".join(story.article_ids)
+            )
+    finally:
+        desk.close()
+    return 0
+
+
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     from bot.evaluation import evaluate, load_questions
 
@@ -324,6 +362,7 @@ COMMANDS = {
     "ingest": cmd_ingest,
     "ask": cmd_ask,
     "headlines": cmd_headlines,
+    "stories": cmd_stories,
     "eval": cmd_eval,
     "run": cmd_run,
     "check": cmd_check,

@@ -264,6 +264,17 @@ class LexicalIndex:
         self._refresh()
         return float(np.log1p((self._live_passages() + 0.5) / 0.5))
 
+    def idf(self, terms: Iterable[str]) -> dict[str, float]:
+        """BM25 idf of each stem over the live passages; an unknown stem gets `rarest_idf`."""
+        self._refresh()
+        n_live, df = self._live_passages(), self._passages.df
+        result = {}
+        for term in terms:
+            term_id = self._term_ids.get(term)
+            count = int(df[term_id]) if term_id is not None and term_id < len(df) else 0
+            result[term] = float(np.log1p((n_live - count + 0.5) / (count + 0.5)))
+        return result
+
     def document_frequency(self, term: str) -> int:
         """Number of live passages holding `term` (a stem)."""
         term_id = self._term_ids.get(term)

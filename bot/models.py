@@ -138,3 +138,28 @@ class FeedStatus(BaseModel):
     last_error_at: datetime | None = None
     items: int = 0
     added: int = 0
+
+
+class StoryMember(BaseModel):
+    """An article's place in a story: `at` is when it happened (published, else ingested),
+    `terms` its signature (stem -> count over the headline and lead), see bot.stories."""
+
+    model_config = ConfigDict(frozen=True)
+
+    article_id: str
+    story_id: int = Field(ge=1)
+    at: datetime
+    terms: dict[str, int]
+
+
+class StoryRow(BaseModel):
+    """One article of a story as a listing needs it (see Store.story_rows)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    story_id: int
+    article_id: str
+    at: datetime
+    headline: str
+    source: str | None = None
+    url: str | None = None

@@ -133,6 +133,10 @@ class Retriever:
             raise ValueError("this retriever has no index directory")
         self._index.save(self._index_dir, generation)
 
+    def idf(self, terms: Iterable[str]) -> dict[str, float]:
+        """How specific each stem is in the indexed articles (BM25 idf, > 0; rarer is higher)."""
+        return self._index.idf(terms)
+
     def search(self, question: str, *, as_of: datetime | None = None, limit: int = 5) -> Search:
         """Rank articles for `question` as of a date.
 

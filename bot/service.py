@@ -27,6 +27,8 @@ from bot.sources import Problem, load_path
 from bot.sources.feeds import FeedState, fetch_feed
 from bot.sources.fulltext import with_full_text
 from bot.store import Store, UpsertCounts
+from bot.stories import WINDOW as STORY_WINDOW
+from bot.stories import Story, build_stories, group_articles, spread
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,9 @@ log = logging.getLogger(__name__)
 # covers a whole ingest.
 INGEST_BATCH = 500
 T = TypeVar("T")
+
+# `newsbot stories` without --since: the stories of the last two days of news.
+STORY_DAYS = timedelta(days=2)
 
 # Longer questions are cut, not refused: search needs only the first few sentences.
 MAX_QUESTION_CHARS = 500
@@ -119,6 +124,7 @@ class NewsDesk:
         retriever = Retriever.open(index_dir_for(settings.db))
         desk = cls(settings, store, retriever)
         desk._sync_index()
+        desk.backfill_stories()
         if seed and store.count() == 0:
             report = desk.ingest([settings.seeds or bundled_seeds()])
             log.info("seeded an empty store with %d articles", report.added)
@@ -235,7 +241,45 @@ class NewsDesk:
         report.absorb(counts)
         if changed:
             self.retriever.add(changed)
+            self._group(changed)
         return bool(changed)
+
+    def _group(self, articles: Sequence[Article]) -> None:
+        """Put new or changed articles into stories, with the index's idf (see bot.stories)."""
+        now = datetime.now(UTC)
+        moments = [article.published or now for article in articles]
+        pool = self.store.story_members(min(moments) - STORY_WINDOW, max(moments) + STORY_WINDOW)
+        members = group_articles(
+            articles,
+            known=self.store.stories_of([article.id for article in articles]),
+            pool=pool,
+            idf=self.retriever.idf,
+            next_id=self.store.next_story_id(),
+            now=now,
+        )
+        self.store.save_story_members(members)
+
+    def backfill_stories(self) -> int:
+        """Group the articles that have no story yet (a store from before stories, or an
+        ingest that stopped between its article and story writes); returns how many."""
+        done = 0
+        with self._index_lock:
+            while batch := self.store.ungrouped(INGEST_BATCH):
+                self._group(batch)
+                done += len(batch)
+        if done:
+            log.info("grouped %d articles into stories", done)
+        return done
+
+    def stories(self, *, since: datetime | None = None, limit: int = 10) -> list[Story]:
+        """The top stories with an article at or after `since` (default: the two days up to
+        the newest article), best first; see bot.stories for the score and headline."""
+        if since is None:
+            newest = self.store.newest_at()
+            if newest is None:
+                return []
+            since = newest - STORY_DAYS
+        return build_stories(self.store.story_rows(since=since))[: max(limit, 0)]
 
     def _reload_index(self) -> None:
         self.retriever = Retriever.open(index_dir_for(self.settings.db))
@@ -279,12 +323,19 @@ class NewsDesk:
             search = self._search(cleaned, as_of=as_of, limit=max(limit, 100))
             allowed = set(within)
             hits = [hit for hit in search.hits if hit.article_id in allowed][:limit]
-            results = self._results(hits)
+            results = self._spread(self._results(hits))
             found = bool(results) and hits[0].score >= FOUND_THRESHOLD
             return Answer(question=question, found=found, results=results)
         search = self._search(cleaned, as_of=as_of, limit=limit)
-        results = self._results(search.hits)
+        results = self._spread(self._results(search.hits))
         return Answer(question=question, found=search.found and bool(results), results=results)
+
+    def _spread(self, results: list[Result]) -> list[Result]:
+        """No two results of one story in a row (a light reorder; the ranking is retrieval's)."""
+        story_of = self.store.stories_of([result.article_id for result in results])
+        order = spread([result.article_id for result in results], story_of)
+        by_id = {result.article_id: result for result in results}
+        return [by_id[article_id] for article_id in order]
 
     def _search(self, question: str, *, as_of: datetime | None, limit: int) -> Search:
         """Search the index, first catching up with articles another process stored."""

@@ -1,0 +1,253 @@
+"""Stories: articles about one event, grouped as they are ingested and ranked by coverage.
+
+Grouping. An article's signature is the stems of its headline and lead (the first
+SIGNATURE_WORDS words of summary and body) with their counts. Two articles report the same
+event when they happened within WINDOW of each other and the cosine of their signatures,
+each stem weighted (1 + log count) * idf (the search index's BM25 idf, so a word every
+article uses counts for little), reaches SAME_EVENT. A new article joins the story of its
+most similar such article, else it starts one; an updated article keeps its story. Stories
+are never merged afterwards, so a story id stays what a chat was sent. Chosen on the labelled
+pairs of benchmarks/story_pairs.jsonl (benchmarks/bench_stories.py): idf cosine over the
+lead did as well as rapidfuzz token ratios and needs no string work per pair; a longer
+window joined next-day follow-ups, which must stay apart.
+
+Ranking. A story's score is its number of distinct sources, halved for every
+HALF_LIFE_HOURS between its newest article and the reference moment (the newest article
+listed): in (0, sources]. Its headline is the one of its earliest article (the first outlet
+to report it; ties by article id), which a later rewrite does not change.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot import text
+from bot.models import Article, StoryMember, StoryRow
+
+SIGNATURE_WORDS = 120
+SAME_EVENT = 0.33
+WINDOW = timedelta(hours=36)
+HALF_LIFE_HOURS = 24.0
+_DAY_SECONDS = 86_400
+
+Vector = dict[str, float]
+Idf = Callable[[Iterable[str]], Mapping[str, float]]
+
+
+class Story(BaseModel):
+    """One event as covered by one or more articles.
+
+    `article_ids` oldest first; `sources` distinct outlets in the order they reported it;
+    `score` in (0, len(sources) or 1], see the module docstring.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    story_id: int
+    headline: str
+    article_ids: list[str]
+    sources: list[str] = Field(default_factory=list)
+    first_seen: datetime
+    last_seen: datetime
+    score: float = Field(ge=0.0)
+
+    def json_line(self) -> str:
+        """One JSON object: story_id, headline, article_ids, sources, first_seen, score."""
+        return json.dumps(
+            {
+                "story_id": self.story_id,
+                "headline": self.headline,
+                "article_ids": self.article_ids,
+                "sources": self.sources,
+                "first_seen": self.first_seen.isoformat(),
+                "score": round(self.score, 4),
+            },
+            ensure_ascii=False,
+        )
+
+
+def outlet(source: str | None, url: str | None) -> str | None:
+    """Who published an article: its source name, else its URL's host without "www."."""
+    if source:
+        return source
+    if url:
+        host = urlsplit(url).hostname or ""
+        return host.removeprefix("www.") or None
+    return None
+
+
+def signature(article: Article) -> dict[str, int]:
+    """Stem counts of the headline and the first SIGNATURE_WORDS words of the text."""
+    lead = " ".join(article.text.split()[:SIGNATURE_WORDS])
+    return dict(Counter(text.terms(f"{article.headline}\n{lead}")))
+
+
+def weigh(terms: Mapping[str, int], idf: Mapping[str, float]) -> Vector:
+    """The signature as a unit vector: (1 + log count) * idf per stem."""
+    raw = {t: (1.0 + math.log(n)) * idf.get(t, 0.0) for t, n in terms.items() if n > 0}
+    norm = math.sqrt(sum(w * w for w in raw.values()))
+    return {t: w / norm for t, w in raw.items()} if norm else {}
+
+
+def similarity(a: Vector, b: Vector) -> float:
+    """Cosine of two unit vectors, in [0, 1]."""
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(w * b[t] for t, w in a.items() if t in b)
+
+
+def group_articles(
+    articles: Sequence[Article],
+    *,
+    known: Mapping[str, int],
+    pool: Sequence[StoryMember],
+    idf: Idf,
+    next_id: int,
+    now: datetime,
+) -> list[StoryMember]:
+    """Place each article in a story (pure: the caller loads `pool` and saves the result).
+
+    Args:
+        articles: new or changed articles.
+        known: the story of each of them that already has one (an update keeps it).
+        pool: grouped articles that happened within WINDOW of any of `articles`.
+        idf: the index's idf of stems.
+        next_id: the first free story id; new stories count up from it.
+        now: when an undated article counts as having happened.
+
+    Returns:
+        One member per article, in the order they were placed (oldest first).
+    """
+    signed = sorted(
+        ((a.published or now, a.id, signature(a)) for a in articles), key=lambda x: x[:2]
+    )
+    book = _Book(idf)
+    ours = {article_id for _, article_id, _ in signed}
+    for member in pool:
+        if member.article_id not in ours:
+            book.add(member.at, member.story_id, member.terms)
+    placed = []
+    for at, article_id, terms in signed:
+        story_id = known.get(article_id) or book.best(at, terms)
+        if story_id is None:
+            story_id, next_id = next_id, next_id + 1
+        book.add(at, story_id, terms)
+        placed.append(
+            StoryMember.model_construct(
+                article_id=article_id, story_id=story_id, at=at, terms=terms
+            )
+        )
+    return placed
+
+
+class _Book:
+    """Grouped articles bucketed by day; each weighed only when first compared."""
+
+    def __init__(self, idf: Idf) -> None:
+        self._idf = idf
+        self._weights: dict[str, float] = {}
+        self._days: dict[int, list[_Entry]] = {}
+
+    def add(self, at: datetime, story_id: int, terms: Mapping[str, int]) -> None:
+        day = int(at.timestamp()) // _DAY_SECONDS
+        self._days.setdefault(day, []).append(_Entry(at, story_id, terms))
+
+    def vector(self, terms: Mapping[str, int]) -> Vector:
+        missing = [t for t in terms if t not in self._weights]
+        if missing:
+            self._weights.update(self._idf(missing))
+        return weigh(terms, self._weights)
+
+    def best(self, at: datetime, terms: Mapping[str, int]) -> int | None:
+        """The story of the most similar article within WINDOW, if it clears SAME_EVENT."""
+        day = int(at.timestamp()) // _DAY_SECONDS
+        reach = math.ceil(WINDOW.total_seconds() / _DAY_SECONDS)
+        vector: Vector | None = None
+        best, best_story = SAME_EVENT, None
+        for near in range(day - reach, day + reach + 1):
+            for entry in self._days.get(near, ()):
+                if abs(entry.at - at) > WINDOW:
+                    continue
+                if vector is None:
+                    vector = self.vector(terms)
+                if entry.vector is None:
+                    entry.vector = self.vector(entry.terms)
+                score = similarity(vector, entry.vector)
+                if score >= best:
+                    best, best_story = score, entry.story_id
+        return best_story
+
+
+class _Entry:
+    __slots__ = ("at", "story_id", "terms", "vector")
+
+    def __init__(self, at: datetime, story_id: int, terms: Mapping[str, int]) -> None:
+        self.at, self.story_id, self.terms = at, story_id, terms
+        self.vector: Vector | None = None
+
+
+def score(sources: int, last_seen: datetime, reference: datetime) -> float:
+    """Distinct sources, halved for every HALF_LIFE_HOURS the story is older than `reference`."""
+    hours = max((reference - last_seen).total_seconds() / 3600.0, 0.0)
+    return float(max(sources, 1) * 0.5 ** (hours / HALF_LIFE_HOURS))
+
+
+def build_stories(rows: Iterable[StoryRow], reference: datetime | None = None) -> list[Story]:
+    """Stories from their articles' rows, best first (score, then newest, then id).
+
+    `reference` defaults to the newest article among the rows, so an archive ranks as it
+    would have on its last day.
+    """
+    grouped: dict[int, list[StoryRow]] = {}
+    for row in rows:
+        grouped.setdefault(row.story_id, []).append(row)
+    if not grouped:
+        return []
+    moment = reference or max(r.at for members in grouped.values() for r in members)
+    stories = []
+    for story_id, members in grouped.items():
+        members.sort(key=lambda r: (r.at, r.article_id))
+        sources = list(dict.fromkeys(o for o in (outlet(r.source, r.url) for r in members) if o))
+        last = members[-1].at
+        stories.append(
+            Story(
+                story_id=story_id,
+                headline=members[0].headline,
+                article_ids=[r.article_id for r in members],
+                sources=sources,
+                first_seen=members[0].at,
+                last_seen=last,
+                score=score(len(sources), last, moment),
+            )
+        )
+    stories.sort(key=lambda s: (-s.score, -s.last_seen.timestamp(), s.story_id))
+    return stories
+
+
+def spread(article_ids: Sequence[str], story_of: Mapping[str, int]) -> list[str]:
+    """Reorder as little as possible so no two neighbours belong to the same story.
+
+    Each next place takes the first remaining article of another story than the one before
+    it; when only articles of that story remain, they follow in their order.
+    """
+    remaining = list(article_ids)
+    result: list[str] = []
+    while remaining:
+        previous = story_of.get(result[-1]) if result else None
+        pick = next(
+            (
+                i
+                for i, article_id in enumerate(remaining)
+                if previous is None or story_of.get(article_id) != previous
+            ),
+            0,
+        )
+        result.append(remaining.pop(pick))
+    return result
