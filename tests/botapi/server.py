@@ -232,8 +232,11 @@ class BotApiServer:
             "supports_inline_queries": True,
         }
         self.calls: list[Call] = []
-        self.commands: list[JSON] = []
+        self.commands: list[JSON] = []  # the default menu (no language_code)
         self.descriptions: dict[str, str] = {}
+        # per language_code: what users with that Telegram language see instead
+        self.commands_by_language: dict[str, list[JSON]] = {}
+        self.descriptions_by_language: dict[str, dict[str, str]] = defaultdict(dict)
         self.webhook: JSON = {"url": "", "secret_token": None}
         self._runner: web.AppRunner | None = None
         self._port = 0
@@ -757,11 +760,16 @@ class BotApiServer:
                 raise bad_request("BOT_COMMAND_INVALID")
             if not 1 <= len(str(command.get("description", ""))) <= 256:
                 raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
-        self.commands = list(commands)
+        language = _language_code(params)
+        if language:
+            self.commands_by_language[language] = list(commands)
+        else:
+            self.commands = list(commands)
         return True
 
     async def _api_getmycommands(self, params: JSON) -> list[JSON]:
-        return self.commands
+        language = _language_code(params)
+        return self.commands_by_language.get(language, []) if language else self.commands
 
     async def _api_deletemycommands(self, params: JSON) -> bool:
         self.commands = []
@@ -777,7 +785,11 @@ class BotApiServer:
         value = str(params.get(key) or "")
         if len(value) > limit:
             raise bad_request(f"{key.upper()}_INVALID")
-        self.descriptions[key] = value
+        language = _language_code(params)
+        if language:
+            self.descriptions_by_language[language][key] = value
+        else:
+            self.descriptions[key] = value
         return True
 
     async def _api_getchatmember(self, params: JSON) -> JSON:
@@ -1141,3 +1153,11 @@ class _Budget:
 
     def spend(self) -> None:
         self.tokens -= 1
+
+
+def _language_code(params: JSON) -> str:
+    """A two-letter ISO 639-1 code or "" (the default), as Telegram accepts them."""
+    language = str(params.get("language_code") or "")
+    if language and not re.fullmatch(r"[a-z]{2}", language):
+        raise bad_request("LANGUAGE_CODE_INVALID")
+    return language
