@@ -1,15 +1,38 @@
-"""Excerpts: the sentences of a hit's passage that answer the question, with marked terms."""
+"""Cards and excerpts: the sentences of an article that answer the question, with marked terms.
+
+The excerpt is chosen among the sentences of the whole article body, not only the passage
+that ranked it: by the question's words they hold (weighted by how rare each is in the
+article), by whether they hold the kind of answer asked for (`bot.answer_types`), and never
+from the photo caption, the summary bullets or lines of site chrome when the body has text.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+import re
+from collections.abc import Iterable, Sequence
 
-from bot import text
+from bot import answer_types, text
 from bot.models import Article, Hit, Result
 from bot.passages import split_passages, split_sentences
 
 MAX_EXCERPT_CHARS = 500
 _ELLIPSIS = "…"
+# A sentence holding the kind of answer asked for scores as if it held this many more
+# question words of average weight.
+CUE_WEIGHT = 1.0
+# A sentence of the passage that ranked the article scores as if it held this many more
+# question words: among equals, the ranking's choice.
+PASSAGE_WEIGHT = 0.5
+# Sentences of fewer words are labels, credits or chrome, not statements.
+MIN_SENTENCE_WORDS = 5
+# Lines of site chrome and credits, never shown as an excerpt.
+_CHROME = re.compile(
+    r"^(?:by|written by|reporting by|editing by|photo|credit|source|image|watch|read more|"
+    r"related|sign up|subscribe|follow|click|short url|updated|ad feedback|advertisement)\b"
+    r"|\b(?:getty images|(?:ap|afp|reuters) photo|/ap|/afp|/reuters)\b|\(reuters\)$",
+    re.IGNORECASE,
+)
 
 
 def excerpt(
@@ -32,22 +55,114 @@ def excerpt(
     return passage_excerpt(passage.text, terms)
 
 
-def card(article: Article, hit: Hit | None) -> Result:
-    """An article as shown for a hit: headline, date, link and the excerpt for its terms.
+def card(
+    article: Article, hit: Hit | None, question: str = "", terms: Sequence[str] = ()
+) -> Result:
+    """An article as shown for a hit: headline, date, link and the excerpt that answers.
 
-    Without a hit (an article opened with no question) the excerpt is the article's lead.
+    Args:
+        article: the article shown.
+        hit: its hit; None for an article opened with no question (the excerpt is its lead).
+        question: the question asked, for the kind of answer it wants; may be empty.
+        terms: the question's terms (stems, as in `Search.terms`); empty means the hit's.
     """
-    text, marks = excerpt(article, hit.passage, hit.terms) if hit else excerpt(article, 0, ())
+    if hit is None:
+        text_, marks = excerpt(article, 0, ())
+        return _result(article, text_, (), 0.0)
+    passages = split_passages(article)
+    ranked = passages[hit.passage].text if hit.passage < len(passages) else ""
+    text_, marks = answer_excerpt(article, terms or hit.terms, question, ranked)
+    return _result(article, text_, marks, hit.score)
+
+
+def _result(
+    article: Article, excerpt_text: str, marks: tuple[tuple[int, int], ...], score: float
+) -> Result:
     return Result(
         article_id=article.id,
         headline=article.headline,
-        excerpt=text,
-        marks=marks if hit else (),
+        excerpt=excerpt_text,
+        marks=marks,
         published=article.published,
         url=article.url,
         source=article.source,
-        score=round(hit.score, 4) if hit else 0.0,
+        score=round(score, 4),
     )
+
+
+def answer_excerpt(
+    article: Article, terms: Iterable[str], question: str = "", passage: str = ""
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The sentence of the article that best answers, with neighbours up to the size limit.
+
+    Args:
+        article: the article.
+        terms: normalised question terms (stems); empty gives the lead.
+        question: the question's text, read for the kind of answer it wants.
+        passage: the text of the passage that ranked the article, favoured among equals.
+
+    Returns:
+        As `excerpt`: at most MAX_EXCERPT_CHARS characters, and the offsets of marked words.
+    """
+    wanted = frozenset(terms)
+    sentences = readable_sentences(article)
+    found = [text.term_set(sentence) & wanted for sentence in sentences]
+    weight = _article_idf(found)
+    kind = answer_types.wanted(question) if question else None
+    average = sum(weight.values()) / len(weight) if weight else 1.0
+
+    def score(i: int) -> tuple[float, int]:
+        value = sum(weight[term] for term in found[i])
+        if found[i] and sentences[i] in passage:
+            value += PASSAGE_WEIGHT * average
+        if kind is not None and found[i] and answer_types.holds(sentences[i], kind, question):
+            value += CUE_WEIGHT * average
+        return value, -i
+
+    best = max(range(len(sentences)), key=score)
+    chosen = _widen(sentences, found, best)
+    snippet = " ".join(sentences[chosen[0] : chosen[1]])
+    if len(snippet) > MAX_EXCERPT_CHARS:
+        snippet = _cut(snippet, wanted)
+    return snippet, _marks(snippet, wanted)
+
+
+def readable_sentences(article: Article) -> list[str]:
+    """The sentences an excerpt may show: the body's statements, in order.
+
+    Subheadings, short labels and lines of chrome (bylines, credits, "Follow") are left
+    out. A body with none falls back to the summary bullets, then the caption, then the
+    headline, so there is always one.
+    """
+    subheadings = set(article.subheadings)
+    body = [
+        sentence
+        for paragraph in article.body
+        if paragraph.strip() and paragraph not in subheadings
+        for sentence in split_sentences(paragraph.strip())
+        if _is_statement(sentence)
+    ]
+    if body:
+        return body
+    for fallback in (article.summary, [article.caption or ""], [article.headline]):
+        kept = [line.strip() for line in fallback if line.strip()]
+        if kept:
+            return kept
+    return [article.headline]
+
+
+def _is_statement(sentence: str) -> bool:
+    return len(sentence.split()) >= MIN_SENTENCE_WORDS and not _CHROME.search(sentence)
+
+
+def _article_idf(found: list[set[str]]) -> dict[str, float]:
+    """Weight of each question term by how few of the article's sentences hold it."""
+    counts: dict[str, int] = {}
+    for held in found:
+        for term in held:
+            counts[term] = counts.get(term, 0) + 1
+    total = len(found)
+    return {term: math.log(1.0 + total / count) for term, count in counts.items()}
 
 
 def passage_excerpt(passage: str, terms: Iterable[str]) -> tuple[str, tuple[tuple[int, int], ...]]:

@@ -23,6 +23,8 @@ _WORD = re.compile(r"[^\W\d_]{3,}")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _THOUSANDS = re.compile(r"(?<=\d)[,\u202f\u00a0 ](?=\d{3}\b)")
 _APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`\u00b4]")
+# A possessive is the name it belongs to: "Obama’s" shows the answer "Obama".
+_POSSESSIVE = re.compile(r"(?<=\w)['\u2019\u02bc]s\b")
 _NOT_WORD = re.compile(r"[^\w$%.]+|(?<!\d)\.|\.(?!\d)")
 _LEADING_ARTICLE = re.compile(r"^(?:the|a|an) ")
 # Cards the "answer shown in the top cards" figure looks at.
@@ -51,7 +53,7 @@ def normalise_answer(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text).casefold()
     if has_arabic(folded):  # diacritics, tatweel, alef forms and digits, as the index reads them
         folded = arabic.normalize(folded)
-    folded = _APOSTROPHES.sub("", _THOUSANDS.sub("", folded))
+    folded = _APOSTROPHES.sub("", _POSSESSIVE.sub("", _THOUSANDS.sub("", folded)))
     folded = " ".join(_NOT_WORD.sub(" ", folded).split())
     return _LEADING_ARTICLE.sub("", folded)
 

@@ -323,11 +323,11 @@ class NewsDesk:
             search = self._search(cleaned, as_of=as_of, limit=max(limit, 100))
             allowed = set(within)
             hits = [hit for hit in search.hits if hit.article_id in allowed][:limit]
-            results = self._spread(self._results(hits))
+            results = self._spread(self._results(hits, search))
             found = bool(results) and hits[0].score >= FOUND_THRESHOLD
             return Answer(question=question, found=found, results=results)
         search = self._search(cleaned, as_of=as_of, limit=limit)
-        results = self._spread(self._results(search.hits))
+        results = self._spread(self._results(search.hits, search))
         return Answer(question=question, found=search.found and bool(results), results=results)
 
     def _spread(self, results: list[Result]) -> list[Result]:
@@ -359,13 +359,13 @@ class NewsDesk:
             log.info("taking in the index saved at store generation %s", on_disk.generation)
             self.retriever = on_disk
 
-    def _results(self, hits: Sequence[Hit]) -> list[Result]:
+    def _results(self, hits: Sequence[Hit], search: Search) -> list[Result]:
         articles = self.store.get_many([hit.article_id for hit in hits])
         results = []
         for hit in hits:
             article = articles.get(hit.article_id)
             if article is not None:
-                results.append(card(article, hit))
+                results.append(card(article, hit, search.question, search.terms))
         return results
 
     def result(self, article_id: str, question: str | None = None) -> Result | None:
@@ -374,10 +374,10 @@ class NewsDesk:
         if article is None:
             return None
         if question:
-            hits = self._search(clean_question(question), as_of=None, limit=20).hits
-            for hit in hits:
+            search = self._search(clean_question(question), as_of=None, limit=20)
+            for hit in search.hits:
                 if hit.article_id == article_id:
-                    return card(article, hit)
+                    return card(article, hit, search.question, search.terms)
         return card(article, None)  # no question: the lead
 
     def article(self, article_id: str) -> Article | None:

@@ -28,7 +28,8 @@ def shown_on(answer: str, headline: str, excerpt: str) -> bool:
         ("$5.02.", "$5.02"),
         ("Rep. Nancy Pelosi", "rep nancy pelosi"),
         ("An airport", "airport"),
-        ("Iran’s", "irans"),
+        ("Iran’s", "iran"),
+        ("O’Neill", "oneill"),
     ],
 )
 def test_normalise_answer_folds_case_quotes_separators_and_articles(raw: str, folded: str) -> None:
@@ -41,6 +42,7 @@ def test_answer_shown_matches_whole_words_in_headline_or_excerpt() -> None:
     assert shown_on("“Squid Game”", "News", "The hit show 'Squid Game' is coming back.")
     assert not shown_on("2,500", "Iraq", "Iraq hosts 12,500 US troops.")
     assert not shown_on("Iran", "Iranian lawmakers", "They met in Tehran.")
+    assert shown_on("Barack Obama", "Carter dies", "He was President Barack Obama’s last.")
     assert not shown_on("—", "Iraq", "—")
 
 

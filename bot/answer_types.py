@@ -1,0 +1,79 @@
+"""What kind of answer a question asks for (a number, a date, a name) and which sentences hold one.
+
+Read from the question's wording only ("how many", "when", "who"): cheap, and wrong at worst
+by giving no cue. Used to choose the excerpt that carries the answer, never to rank articles.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+from bot import text
+
+
+class AnswerType(Enum):
+    NUMBER = "number"
+    DATE = "date"
+    NAME = "name"
+
+
+_WANTS = (
+    (
+        AnswerType.NUMBER,
+        re.compile(
+            r"\bhow (?:many|much|long|old|far|high|big|large|tall|often|fast|low)\b"
+            r"|\bwhat (?:percentage|percent|share|proportion|number|amount|price|cost|age)\b"
+            r"|\bwhat is the (?:toll|tally|figure|magnitude)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        AnswerType.DATE,
+        re.compile(r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b|\bhow soon\b", re.IGNORECASE),
+    ),
+    (AnswerType.NAME, re.compile(r"\bwho(?:m|se)?\b", re.IGNORECASE)),
+)
+
+_NUMBER = re.compile(
+    r"\d(?:[\d,.]*\d)?|\b(?:dozens?|hundreds?|thousands?|millions?|billions?|trillions?|percent|half|"
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+    r"fifty|sixty|seventy|eighty|ninety)\b",
+    re.IGNORECASE,
+)
+_DATE = re.compile(
+    r"\b(?:january|february|march|april|may|june|july|august|september|october|november|"
+    r"december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec|monday|tuesday|wednesday|"
+    r"thursday|friday|saturday|sunday|today|tomorrow|yesterday|tonight|(?:next|last|this) "
+    r"(?:week|month|year|spring|summer|fall|autumn|winter)|(?:19|20)\d\d)\b",
+    re.IGNORECASE,
+)
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+# A capitalised word inside a sentence (after its first word): a name, mostly.
+_NAME = re.compile(r"(?<=\S )(?:[A-Z][\w’'-]+)")
+
+
+def wanted(question: str) -> AnswerType | None:
+    """The kind of answer `question` asks for, or None when its wording does not say."""
+    for kind, pattern in _WANTS:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def holds(sentence: str, kind: AnswerType, question: str) -> bool:
+    """Whether `sentence` holds an answer of `kind` that the question does not already give.
+
+    A number or name that the question itself uses ("the 62nd home run") is not an answer.
+    """
+    asked = set(text.words(question))
+    if kind is AnswerType.NUMBER:  # a year is a date, not a count
+        return any(
+            not set(text.words(match.group())) <= asked
+            for match in _NUMBER.finditer(_YEAR.sub(" ", sentence))
+        )
+    if kind is AnswerType.DATE:
+        return any(
+            not set(text.words(match.group())) <= asked for match in _DATE.finditer(sentence)
+        )
+    return any(not set(text.words(match.group())) <= asked for match in _NAME.finditer(sentence))

@@ -1,0 +1,114 @@
+"""Excerpts that carry the answer: chosen among the whole article's sentences, with cues."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.answer import MAX_EXCERPT_CHARS, answer_excerpt, readable_sentences
+from bot.answer_types import AnswerType, holds, wanted
+from bot.models import Article
+from bot.service import NewsDesk
+from bot.settings import Settings
+from bot.text import terms
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory) -> NewsDesk:
+    db = tmp_path_factory.mktemp("excerpts") / "news.db"
+    return NewsDesk.open(Settings(db=db, seeds=ROOT / "seeds"))
+
+
+# The seed questions a new user asked, and what the top card must (and must not) show.
+SEED_CARDS = [
+    ("Who did Pezeshkian meet in Baghdad?", "Al-Sudani", "meets with Iranian President"),
+    ("who visited baghdad?", "Pezeshkian", "strategic ally of both Iran and US"),
+    ("how many people returned from al hol", "19,000", None),
+    ("How many US troops are in Iraq?", "2,500", None),
+    ("How many Iraqis still remain in Al-Hol?", "3,000", None),
+]
+
+
+@pytest.mark.parametrize(("question", "shown", "not_shown"), SEED_CARDS)
+def test_seed_questions_show_the_sentence_that_answers(
+    desk: NewsDesk, question: str, shown: str, not_shown: str | None
+) -> None:
+    best = desk.ask(question).best
+    assert best is not None
+    assert shown in best.excerpt
+    if not_shown:
+        assert not_shown not in best.excerpt
+    assert len(best.excerpt) <= MAX_EXCERPT_CHARS
+
+
+def test_caption_bullets_and_chrome_are_never_excerpts() -> None:
+    article = Article(
+        id="a",
+        headline="Storm closes the harbour",
+        caption="Waves break over the harbour wall in Dover on Monday. (Reuters)",
+        summary=["Harbour closed for two days"],
+        body=[
+            "By Jane Smith, Dover correspondent",
+            "Follow",
+            "Sign up for our daily newsletter and get the news in your inbox.",
+            "The storm closed Dover harbour on Monday after waves of 9 metres broke over it.",
+        ],
+    )
+    sentences = readable_sentences(article)
+    assert sentences == [article.body[3]]
+    text, marks = answer_excerpt(article, terms("harbour waves Dover"), "How high were waves?")
+    assert text == article.body[3]
+    assert marks
+
+
+def test_an_article_without_body_falls_back_to_its_bullets_then_headline() -> None:
+    bullets = Article(id="b", headline="Vote tonight", summary=["Parliament votes on the budget"])
+    assert readable_sentences(bullets) == ["Parliament votes on the budget"]
+    bare = Article(id="c", headline="Vote tonight")
+    assert answer_excerpt(bare, terms("vote"))[0] == "Vote tonight"
+
+
+def test_the_answer_type_cue_picks_the_sentence_with_the_number() -> None:
+    article = Article(
+        id="d",
+        headline="Flood defences",
+        body=[
+            "The council discussed the flood defences of the town at length on Tuesday evening.",
+            "Officials said the flood defences of the town will cost 12 million pounds to build.",
+        ]
+        * 4,
+    )
+    question = "How much will the flood defences cost?"
+    text, _ = answer_excerpt(article, terms(question), question)
+    assert text.startswith("Officials said")
+    assert "12 million" in text
+    without_cue, _ = answer_excerpt(article, terms("flood defences"), "flood defences")
+    assert without_cue.startswith("The council")
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How many US troops are in Iraq?", AnswerType.NUMBER),
+        ("What percentage of voters turned out?", AnswerType.NUMBER),
+        ("When will NASA launch Artemis?", AnswerType.DATE),
+        ("Who did Pezeshkian meet?", AnswerType.NAME),
+        ("What is happening at Al-Hol?", None),
+    ],
+)
+def test_questions_say_what_kind_of_answer_they_want(
+    question: str, kind: AnswerType | None
+) -> None:
+    assert wanted(question) is kind
+
+
+def test_a_number_the_question_already_gives_is_not_an_answer() -> None:
+    question = "Who holds the record with 73 home runs?"
+    assert not holds("He hit 73 home runs.", AnswerType.NUMBER, question)
+    assert holds("He hit 62 home runs.", AnswerType.NUMBER, question)
+    assert not holds("It happened in 2022.", AnswerType.NUMBER, "How many?")
+    assert not holds("Yesterday he held it.", AnswerType.NAME, question)  # a first word only
+    assert holds("The record is held by Barry Bonds.", AnswerType.NAME, question)
