@@ -6,14 +6,16 @@ engine only:
   aliases, stopwords) joined by spaces under tantivy's whitespace tokenizer, the headline's
   terms counted in every passage as ours do; BM25 (k1 1.2, b 0.75) is tantivy's, its top-k
   pruning is block-max WAND;
-- the recency prior cannot run inside tantivy's Python binding (no score tweak), so it is a
-  rerank: the best passages by BM25 over the whole archive up to `as_of`, plus the best of
-  the RECENT_DAYS before it (where the prior is strong enough to lift a weaker match), are
-  grouped by article (best passage), and the prior is added to each;
+- the freshness bonus cannot run inside tantivy's Python binding (no score tweak), so it is
+  a rerank: the best passages by BM25 over the whole archive up to `as_of`, plus the best of
+  the FADE_DAYS before it (the only ones the bonus lifts), are grouped by article (best
+  passage), and ranked as `bot.retrieval` ranks (bonus capped by the article's own score;
+  for a short question, a missing word costs the bonus and MISSING_TERM);
 - misspelled words go through our own speller (`bot.retrieval._Speller`) over the word
   forms seen at ingest (kept beside the index in `words.tsv`);
 - the calibrated "found" confidence is ours: the idf share of the question's terms in the
-  hit's passage and headline, with idf from tantivy's document frequencies.
+  hit's passage and headline (the passage's terms are stored), with idf from tantivy's
+  document frequencies.
 The passage text and headline are stored in tantivy's compressed document store: the excerpt
 comes from there, so the archive's body is kept once.
 """
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import tantivy
 
 from bot import text
@@ -35,17 +38,19 @@ from bot.answer import passage_excerpt
 from bot.models import Article
 from bot.passages import split_passages
 from bot.retrieval import (
+    BONUS_CAP,
+    CANDIDATES,
+    FADE_DAYS,
     FOUND_THRESHOLD,
     MIN_CORRECTABLE,
+    MISSING_TERM,
     PHANTOM_SHARE,
-    RECENCY_TAU_DAYS,
-    RECENCY_WEIGHT,
-    UNDATED_DAYS,
+    SHORT_QUESTION,
     _Speller,
+    freshness_bonus,
 )
 
-CANDIDATES = 100  # best passages taken from each of the two searches
-RECENT_DAYS = 14
+PASSAGES = 100  # best passages taken from each of the two searches
 COMMIT_EVERY = 20_000  # articles between commits: bounded writer memory, visible progress
 WRITER_HEAP = 128_000_000
 UNDATED = -(2**62)  # `published` of an article without a date (below every range bound)
@@ -54,7 +59,7 @@ _DAY = 86_400
 
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
-    builder.add_text_field("terms", stored=False, tokenizer_name="whitespace", index_option="freq")
+    builder.add_text_field("terms", stored=True, tokenizer_name="whitespace", index_option="freq")
     builder.add_text_field("article", stored=True, tokenizer_name="raw", index_option="basic")
     builder.add_unsigned_field("slot", stored=False, indexed=False, fast=True)
     builder.add_integer_field("published", stored=False, indexed=False, fast=True)
@@ -189,7 +194,7 @@ class TantivySearch:
                 (tantivy.Occur.Must, tantivy.Query.const_score_query(dates, 0.0)),
             ]
         )
-        return list(self._searcher.search(query, CANDIDATES, count=False).hits)
+        return list(self._searcher.search(query, PASSAGES, count=False).hits)
 
     def ask(self, question: str, as_of: datetime | None = None, top: int = 5) -> Answered:
         """The top articles for `question` as of a moment, with found and excerpts."""
@@ -198,41 +203,62 @@ class TantivySearch:
             return Answered([], False, [])
         moment = int((as_of or datetime.now(UTC)).timestamp())
         hits = self._candidates(terms, None, moment)
-        hits += self._candidates(terms, moment - RECENT_DAYS * _DAY, moment)
+        hits += self._candidates(terms, moment - int(FADE_DAYS * _DAY), moment)
         if not hits:
             return Answered([], False, [])
         addresses = [address for _, address in hits]
         slots = self._searcher.fast_field_values("slot", addresses)
         published = self._searcher.fast_field_values("published", addresses)
-        best: dict[int, tuple[float, tantivy.DocAddress]] = {}
+        best: dict[int, tuple[float, float, tantivy.DocAddress]] = {}  # slot: plain, days, doc
         for (score, address), slot, when in zip(hits, slots, published, strict=True):
-            days = UNDATED_DAYS if when == UNDATED else max(moment - when, 0) / _DAY
-            ranked = score + RECENCY_WEIGHT * math.log(RECENCY_TAU_DAYS / (RECENCY_TAU_DAYS + days))
-            if slot not in best or ranked > best[slot][0]:
-                best[slot] = (ranked, address)
-        chosen = sorted(best.values(), key=lambda item: -item[0])[:top]
-        return self._answer(terms, [address for _, address in chosen])
+            days = math.nan if when == UNDATED else (moment - when) / _DAY
+            if slot not in best or score > best[slot][0]:
+                best[slot] = (score, days, address)
+        ranked = self._ranked(terms, list(best.values()), top)
+        return self._answer(terms, ranked)
 
-    def _answer(self, terms: list[str], addresses: list[tantivy.DocAddress]) -> Answered:
+    def _ranked(
+        self, terms: list[str], found: list[tuple[float, float, tantivy.DocAddress]], top: int
+    ) -> list[tuple[tantivy.DocAddress, set[str]]]:
+        """As `Retriever._ranked`: by score with freshness; short questions weigh lost words."""
+        plain = [score for score, _, _ in found]
+        bonus = freshness_bonus(np.array([days for _, days, _ in found]))
+        fresh = [p + min(float(b), BONUS_CAP * p) for p, b in zip(plain, bonus, strict=True)]
+        by_fresh = sorted(range(len(found)), key=lambda i: -fresh[i])
+        if len(terms) > SHORT_QUESTION:
+            chosen = by_fresh[:top]
+            return [(found[i][2], self._held(found[i][2])) for i in chosen]
+        count = max(top, CANDIDATES)
+        by_plain = sorted(range(len(found)), key=lambda i: -plain[i])
+        pool = list(dict.fromkeys(by_fresh[:count] + by_plain[:count]))
+        held = {i: self._held(found[i][2]) for i in pool}
+        somewhere = set().union(*held.values()) & set(terms)
+        strength = {}
+        for i in pool:
+            missing = len(somewhere - held[i])
+            strength[i] = plain[i] * MISSING_TERM**missing if missing else fresh[i]
+        chosen = sorted(pool, key=lambda i: -strength[i])[:top]
+        return [(found[i][2], held[i]) for i in chosen]
+
+    def _held(self, address: tantivy.DocAddress) -> set[str]:
+        return set(str(self._searcher.doc(address).get_first("terms")).split())
+
+    def _answer(
+        self, terms: list[str], ranked: list[tuple[tantivy.DocAddress, set[str]]]
+    ) -> Answered:
         dfs = [self._df(term) for term in terms]
         weights = [self._idf(df) for df in dfs]
         seen = [w for w, df in zip(weights, dfs, strict=True) if df]
         if seen and len(seen) < len(weights):  # an unseen word weighs no more than the rarest
             weights = [w if df else min(w, max(seen)) for w, df in zip(weights, dfs, strict=True)]
         phantom = PHANTOM_SHARE * self._idf(0)
-        rows = []
-        for address in addresses:
+        ids, excerpts, confidences = [], [], []
+        for address, held in ranked:
             doc = self._searcher.doc(address)
-            passage = bytes(doc.get_first("text")).decode()
-            headline = bytes(doc.get_first("headline")).decode()
-            held = set(text.terms(passage)) | set(text.terms(headline))
             matched = [t for t in terms if t in held]
             share = sum(w for w, t in zip(weights, terms, strict=True) if t in held)
-            confidence = share / (sum(weights) + phantom)
-            excerpt, _ = passage_excerpt(passage, matched)
-            rows.append((confidence, str(doc.get_first("article")), excerpt))
-        answers = [row for row in rows if row[0] >= FOUND_THRESHOLD]
-        rest = [row for row in rows if row[0] < FOUND_THRESHOLD]
-        # As in bot.retrieval: answers first in rank order; with none, closest first.
-        ordered = answers + (rest if answers else sorted(rest, key=lambda row: -row[0]))
-        return Answered([row[1] for row in ordered], bool(answers), [row[2] for row in ordered])
+            confidences.append(share / (sum(weights) + phantom))
+            ids.append(str(doc.get_first("article")))
+            excerpts.append(passage_excerpt(bytes(doc.get_first("text")).decode(), matched)[0])
+        # As in bot.retrieval: one order; found when the first hit is an answer.
+        return Answered(ids, bool(confidences) and confidences[0] >= FOUND_THRESHOLD, excerpts)
