@@ -6,7 +6,7 @@ import logging
 import shutil
 import threading
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
@@ -16,10 +16,10 @@ from typing import TypeVar
 import httpx
 
 from bot.answer import card
-from bot.digest import Digest, compose
+from bot.digest import Digest, compose_stories, pick_stories
 from bot.errors import SourceError
 from bot.languages import LanguageDesk
-from bot.models import Answer, Article, FeedStatus, Hit, Result, Subscription
+from bot.models import Answer, Article, FeedStatus, Hit, Result, StoryRow, Subscription
 from bot.retrieval import FOUND_THRESHOLD, Retriever, Search
 from bot.schedule import Due, due_now, missed, next_delivery, parse_clock, parse_timezone
 from bot.settings import Settings
@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 # covers a whole ingest.
 INGEST_BATCH = 500
 T = TypeVar("T")
+
+# A digest looks at this many times its size of the newest unsent articles for its stories.
+DIGEST_CANDIDATES = 10
 
 # `newsbot stories` without --since: the stories of the last two days of news.
 STORY_DAYS = timedelta(days=2)
@@ -494,9 +497,30 @@ class DigestDesk:
         lease = self._settings.claim_lease_seconds
         return self._store.claim_delivery(chat_id, day.isoformat(), now, lease)
 
-    def compose(self, chat_id: int, day: date) -> Digest:
-        """The newest stories this chat has not had yet, numbered."""
-        return compose(chat_id, day, self._store.unsent_articles(chat_id, self._settings.size))
+    def compose(self, chat_id: int, day: date, topics: Mapping[int, str] | None = None) -> Digest:
+        """The top stories this chat has not had yet (or that grew an update), numbered:
+        each story once, those matching `topics` (story id -> topic) first."""
+        size = self._settings.size
+        candidates = self._store.unsent_articles(chat_id, size * DIGEST_CANDIDATES)
+        story_of = self._store.stories_of([article.id for article in candidates])
+        rows = self._store.story_rows(story_ids=sorted(set(story_of.values())))
+        # not grouped yet (an ingest stopped half way): each its own story until the next open
+        rows += [
+            StoryRow(
+                story_id=-n,
+                article_id=article.id,
+                at=article.published or datetime.now(UTC),
+                headline=article.headline,
+                source=article.source,
+                url=article.url,
+            )
+            for n, article in enumerate(candidates, start=1)
+            if article.id not in story_of
+        ]
+        sent = self._store.sent_among(chat_id, [row.article_id for row in rows])
+        picks = pick_stories(rows, sent, topics)[:size]
+        articles = self._store.get_many([pick.lead.article_id for pick in picks])
+        return compose_stories(chat_id, day, picks, articles)
 
     def delivered(self, digest: Digest, message_ids: Sequence[int]) -> None:
         state = "sent" if message_ids else "skipped"
@@ -506,6 +530,7 @@ class DigestDesk:
             state,
             article_ids=digest.article_ids,
             message_ids=message_ids,
+            also_sent=digest.covered,
         )
 
     def failed(self, chat_id: int, day: date, reason: str) -> None:

@@ -575,8 +575,13 @@ class Store:
         article_ids: Sequence[str] = (),
         message_ids: Sequence[int] = (),
         detail: str | None = None,
+        also_sent: Sequence[str] = (),
     ) -> None:
-        """Record how a claimed delivery ended, with what it sent, in one transaction."""
+        """Record how a claimed delivery ended, with what it sent, in one transaction.
+
+        `article_ids` are the digest's numbered articles; `also_sent` the other articles of
+        its stories, recorded as had by the chat but not numbered.
+        """
         now = _now()
         with self.transaction() as db:
             db.execute(
@@ -587,7 +592,7 @@ class Store:
             db.executemany(
                 "INSERT OR IGNORE INTO sent_articles (chat_id, article_id, sent_at)"
                 " VALUES (?, ?, ?)",
-                [(chat_id, article_id, now) for article_id in article_ids],
+                [(chat_id, article_id, now) for article_id in [*article_ids, *also_sent]],
             )
             listed = json.dumps(list(article_ids))
             db.executemany(
@@ -626,6 +631,20 @@ class Store:
                 (chat_id, limit),
             ).fetchall()
         return [_article(row) for row in rows]
+
+    def sent_among(self, chat_id: int, article_ids: Sequence[str]) -> set[str]:
+        """Which of `article_ids` the chat already had in a digest."""
+        found: set[str] = set()
+        with self._lock:
+            for chunk in _chunks(list(article_ids), 500):
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    "SELECT article_id FROM sent_articles WHERE chat_id = ?"
+                    f" AND article_id IN ({marks})",
+                    (chat_id, *chunk),
+                ).fetchall()
+                found.update(row[0] for row in rows)
+        return found
 
     def digest_article_ids(self, chat_id: int, message_id: int | None = None) -> list[str]:
         """Articles of the digest sent as `message_id`, or of the chat's latest digest."""

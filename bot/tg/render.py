@@ -220,10 +220,18 @@ def digest(value: Digest, *, tr: Translator = ENGLISH) -> Reply:
         return Reply(title + "\n" + tr.gettext("No new stories since your last digest."))
     lines = [title, ""]
     for item in value.items:
-        lines.append(f"{item.number}. {_headline(item.headline, item.url)}")
+        marks = ""
+        if item.topic:
+            marks += f"<b>{escape(_short(_clean(item.topic), 60))}</b> · "
+        if item.update:
+            marks += "<i>" + tr.gettext("update") + "</i> · "
+        lines.append(f"{item.number}. {marks}{_headline(item.headline, item.url)}")
         summary = _short(_clean(item.summary), _DIGEST_SUMMARY_CHARS)
         if summary:
             lines.append(paragraph(escape(summary)))
+        if item.also_in:
+            sources = ", ".join(escape(_clean(source)) for source in item.also_in)
+            lines.append("<i>" + tr.gettext("also in: {sources}", sources=sources) + "</i>")
         lines.append("")
     lines.append(
         tr.gettext(
