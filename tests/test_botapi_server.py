@@ -292,3 +292,39 @@ async def test_waiting_for_nothing_fails_clearly(botapi: BotApiServer) -> None:
     chat = botapi.private_chat(botapi.user())
     with pytest.raises(AssertionError, match="timed out"):
         await botapi.wait_for_messages(chat.id, timeout=0.1)
+
+
+async def test_edits_and_channel_posts_arrive_only_when_asked_for() -> None:
+    for harsh in (False, True):
+        async with BotApiServer(ignore_allowed_updates=harsh) as server:
+            chat = server.private_chat(server.user())
+            posted = await chat.send("one")
+            await chat.edit(posted, "one, edited")
+            await server.channel().send("news")
+            kinds = ["message", "callback_query", "inline_query"]
+            updates = (await _call(server, "getUpdates", allowed_updates=kinds))["result"]
+            received = [next(k for k in u if k != "update_id") for u in updates]
+            if harsh:  # every kind, although the bot asked for fewer
+                assert received == ["message", "edited_message", "channel_post"]
+                assert updates[1]["edited_message"]["text"] == "one, edited"
+                assert "from" not in updates[2]["channel_post"]
+            else:  # as Telegram: only what allowed_updates names
+                assert received == ["message"]
+
+
+async def test_a_press_after_the_question_was_deleted_has_no_reply_to_message(
+    botapi: BotApiServer, bot: Bot
+) -> None:
+    chat = botapi.private_chat(botapi.user())
+    question = await chat.send("who?")
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("More", callback_data="m:1")]])
+    sent = await bot.send_message(
+        chat.id, "card", reply_markup=keyboard, reply_to_message_id=question.message_id
+    )
+    await chat.press(sent.to_dict(), "More")
+    await chat.press(sent.to_dict(), "More", question_deleted=True)
+    updates = await bot.get_updates(offset=(question.update_id or 0) + 1)
+    messages = [u.callback_query.message for u in updates if u.callback_query]
+    assert [m.reply_to_message is not None for m in messages] == [True, False]  # type: ignore[union-attr]
+    callbacks, inline = botapi.unanswered()
+    assert len(callbacks) == 2 and inline == []

@@ -183,12 +183,27 @@ class Chat:
             extra["caption"] = caption
         return await self.send(None, user=user, **extra)
 
-    async def press(self, message: JSON, button: str, *, user: JSON | None = None) -> str:
+    async def press(
+        self,
+        message: JSON,
+        button: str,
+        *,
+        user: JSON | None = None,
+        question_deleted: bool = False,
+    ) -> str:
         """Press the inline button whose text or callback_data is `button` on a bot message.
 
+        `question_deleted`: the message the bot's message replied to is gone, so the
+        callback's message carries no `reply_to_message` (as Telegram sends it then).
         Returns the callback query id (see `BotApiServer.wait_for_callback_answer`).
         """
-        return self.server._press(self, self._sender(user), message, button)
+        return self.server._press(
+            self, self._sender(user), message, button, question_deleted=question_deleted
+        )
+
+    async def edit(self, posted: Posted, text: str) -> int:
+        """The sender edits their message; returns the id of the `edited_message` update."""
+        return self.server._edit_user_message(self, posted, text)
 
     def create_topic(self, name: str, *, user: JSON | None = None) -> int:
         """Create a forum topic; returns its message_thread_id."""
@@ -217,10 +232,13 @@ class BotApiServer:
         can_read_all_group_messages: bool = False,
         messages_per_second: float | None = None,
         messages_per_minute_per_group: float | None = None,
+        ignore_allowed_updates: bool = False,
     ) -> None:
         """`messages_per_second` / `messages_per_minute_per_group` enforce Telegram's flood
         limits (30/s overall, 20/min per group) on sends and edits, answering 429 with
-        retry_after beyond them; None (the default) enforces nothing."""
+        retry_after beyond them; None (the default) enforces nothing.
+        `ignore_allowed_updates` delivers every kind of update (edits, channel posts) even
+        to a bot that asked for fewer: harsher than Telegram, for soak tests."""
         self.token = token
         self.bot: JSON = {
             "id": int(token.split(":", 1)[0]),
@@ -262,6 +280,7 @@ class BotApiServer:
         self._overall_budget = _Budget.per_second(messages_per_second)
         self._group_rate = messages_per_minute_per_group
         self._group_budgets: dict[int, _Budget] = {}
+        self._ignore_allowed_updates = ignore_allowed_updates
 
     # ----------------------------------------------------------------------------- lifecycle
 
@@ -304,6 +323,12 @@ class BotApiServer:
             "language_code": language_code,
             **kw,
         }
+
+    def channel(self, title: str = "News Channel") -> Chat:
+        """A channel the bot administers: what is `send` there arrives as a `channel_post`."""
+        data = {"id": -1_002_000_000_000 - next(self._ids), "type": "channel", "title": title}
+        editor = self.user("Editor")  # who posts; the post shows the channel, not them
+        return self._add_chat(Chat(self, data, [editor], privacy=False))
 
     def private_chat(self, user: JSON) -> Chat:
         data = {"id": user["id"], "type": "private", "first_name": user["first_name"]}
@@ -474,6 +499,12 @@ class BotApiServer:
     def pending_updates(self) -> int:
         return len(self._updates)
 
+    def unanswered(self) -> tuple[list[str], list[str]]:
+        """Ids of the callback queries and of the inline queries the bot has not answered."""
+        callbacks = [key for key, answer in self._callbacks.items() if answer is None]
+        inline = [key for key, answer in self._inline.items() if answer is None]
+        return callbacks, inline
+
     # ---------------------------------------------------------------- user-side internals
 
     def _add_chat(self, chat: Chat) -> Chat:
@@ -499,6 +530,9 @@ class BotApiServer:
             "chat": dict(chat.data),
             "date": int(time.time()),
         }
+        if chat.type == "channel":  # posts are signed by the channel, not a user
+            del message["from"]
+            message["sender_chat"] = dict(chat.data)
         if text is not None:
             message["text"] = text
             entities = _detect_entities(text)
@@ -523,8 +557,20 @@ class BotApiServer:
                 message["caption_entities"] = entities
         self._messages[(chat.id, message["message_id"])] = message
         delivered = self._bot_receives(chat, message)
-        update_id = self._push({"message": message}) if delivered else None
+        kind = "channel_post" if chat.type == "channel" else "message"
+        update_id = self._push({kind: message}) if delivered else None
         return Posted(copy.deepcopy(message), delivered, update_id)
+
+    def _edit_user_message(self, chat: Chat, posted: Posted, text: str) -> int:
+        message = self._messages[(chat.id, posted.message_id)]
+        message["text"] = text
+        message["edit_date"] = int(time.time())
+        message.pop("entities", None)
+        entities = _detect_entities(text)
+        if entities:
+            message["entities"] = entities
+        kind = "edited_channel_post" if chat.type == "channel" else "edited_message"
+        return self._push({kind: copy.deepcopy(message)})
 
     def _bot_receives(self, chat: Chat, message: JSON) -> bool:
         """Privacy mode: in groups only commands, replies to the bot and @mentions arrive."""
@@ -546,7 +592,9 @@ class BotApiServer:
                 return True
         return False
 
-    def _press(self, chat: Chat, user: JSON, message: JSON, button: str) -> str:
+    def _press(
+        self, chat: Chat, user: JSON, message: JSON, button: str, *, question_deleted: bool
+    ) -> str:
         stored = self._messages.get((chat.id, message["message_id"]))
         if stored is None or stored.get("from", {}).get("id") != self.bot["id"]:
             raise LookupError("press() needs a message the bot sent in this chat")
@@ -561,12 +609,15 @@ class BotApiServer:
             raise LookupError(f"button {button!r} has no callback_data: {candidate}")
         query_id = str(next(self._ids) * 104_729)
         self._callbacks[query_id] = None
+        pressed = copy.deepcopy(stored)
+        if question_deleted:
+            pressed.pop("reply_to_message", None)
         self._push(
             {
                 "callback_query": {
                     "id": query_id,
                     "from": user,
-                    "message": copy.deepcopy(stored),
+                    "message": pressed,
                     "chat_instance": str(abs(chat.id) * 31),
                     "data": candidate["callback_data"],
                 }
@@ -728,7 +779,7 @@ class BotApiServer:
                 continue
 
     def _allowed(self, update: JSON) -> bool:
-        if not self._allowed_updates:
+        if not self._allowed_updates or self._ignore_allowed_updates:
             return True
         return any(kind in update for kind in self._allowed_updates)
 
