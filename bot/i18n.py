@@ -22,6 +22,7 @@ from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
+from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -75,6 +76,10 @@ class Translator:
     def date(self, value: date | datetime, pattern: str = "d MMM y") -> str:
         """A date in this language (CLDR `pattern`): "11 Sep 2024", "11 سبتمبر 2024"."""
         return format_date(value, pattern, locale=self._locale)
+
+    def join(self, values: list[str]) -> str:
+        """A list as this language writes one: "A, B, C"; "A، وB، وC" (each value isolated)."""
+        return format_list([self.isolate(v) for v in values], style="unit", locale=self._locale)
 
     def isolate(self, value: str) -> str:
         """`value` wrapped in FSI...PDI when it holds letters of the other direction, so a

@@ -170,3 +170,21 @@ def test_split_counts_utf16_units_with_arabic_and_emoji() -> None:
     parts = render.split(markup)
     assert all(utf16_len(p) <= render.MAX_MESSAGE for p in parts)
     assert sum(p.count("🙂") for p in parts) == 2000
+
+
+def test_arabic_digest_lists_other_sources_the_arabic_way() -> None:
+    item = DigestItem(
+        number=1,
+        article_id="a",
+        headline="أمطار غزيرة على جدة",
+        summary="",
+        also_in=["Arab News", "Reuters", "الجزيرة"],
+        update=True,
+        topic="Jeddah",
+    )
+    reply = render.digest(Digest(chat_id=1, day=date(2024, 9, 11), items=[item]), tr=AR)
+    text = lines(reply.html)
+    assert text[2] == f"1. {FSI}Jeddah{PDI} · تحديث · أمطار غزيرة على جدة"
+    assert text[3] == f"نُشر أيضاً في: {FSI}Arab News{PDI}، و{FSI}Reuters{PDI}، والجزيرة"
+    english = lines(render.digest(Digest(chat_id=1, day=date(2024, 9, 11), items=[item])).html)
+    assert english[3] == f"also in: Arab News, Reuters, {FSI}الجزيرة{PDI}"

@@ -222,7 +222,7 @@ def digest(value: Digest, *, tr: Translator = ENGLISH) -> Reply:
     for item in value.items:
         marks = ""
         if item.topic:
-            marks += f"<b>{escape(_short(_clean(item.topic), 60))}</b> · "
+            marks += f"<b>{tr.isolate(escape(_short(_clean(item.topic), 60)))}</b> · "
         if item.update:
             marks += "<i>" + tr.gettext("update") + "</i> · "
         lines.append(f"{item.number}. {marks}{_headline(item.headline, item.url)}")
@@ -230,7 +230,7 @@ def digest(value: Digest, *, tr: Translator = ENGLISH) -> Reply:
         if summary:
             lines.append(paragraph(escape(summary)))
         if item.also_in:
-            sources = ", ".join(escape(_clean(source)) for source in item.also_in)
+            sources = tr.join([escape(_clean(source)) for source in item.also_in])
             lines.append("<i>" + tr.gettext("also in: {sources}", sources=sources) + "</i>")
         lines.append("")
     lines.append(
