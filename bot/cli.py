@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--now", action="store_true", help="today's digest even before its time")
     push.add_argument("--chat", type=int, metavar="ID", help="only this chat")
 
+    feedback = commands.add_parser("feedback", help="export 👍/👎 verdicts on answer cards")
+    feedback.add_argument("--json", action="store_true", help="one JSON object per verdict")
+    feedback.add_argument("--with-chats", action="store_true", help="include chat ids")
+
     commands.add_parser("feeds", help="configured feeds: last success, last error, items")
     commands.add_parser("check", help="health check: the store opens and answers (exit 0)")
     return parser
@@ -343,6 +347,25 @@ def cmd_push(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if counts.get("failed") else 0
 
 
+def cmd_feedback(settings: Settings, args: argparse.Namespace) -> int:
+    """Verdicts oldest first: question, article, rank shown, helpful; chat ids on request."""
+    desk = NewsDesk.open(settings, seed=False)
+    try:
+        verdicts = desk.store.feedback()
+    finally:
+        desk.close()
+    for verdict in verdicts:
+        if not args.with_chats:
+            verdict.pop("chat_id")
+        if args.json:
+            print(json.dumps(verdict, ensure_ascii=False))
+        else:
+            rank = "-" if verdict["rank"] is None else verdict["rank"] + 1
+            mark = "+" if verdict["helpful"] else "-"
+            print(f"{mark} #{rank} {verdict['article_id']}  {verdict['question']}")
+    return 0
+
+
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     print(f"ok: {store_health(settings.db)} articles in {settings.db}")
     return 0
@@ -367,5 +390,6 @@ COMMANDS = {
     "run": cmd_run,
     "check": cmd_check,
     "feeds": cmd_feeds,
+    "feedback": cmd_feedback,
     "push": cmd_push,
 }

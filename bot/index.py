@@ -247,6 +247,10 @@ class LexicalIndex:
     def slot_article(self, slot: int) -> str:
         return self._slot_article[slot]
 
+    def slot(self, article_id: str) -> int | None:
+        """The live slot of an article; None when it is not indexed."""
+        return self._live.get(article_id)
+
     @property
     def words(self) -> Counter[str]:
         """Word forms seen in indexed text (stopwords included) with their frequencies.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -94,6 +95,16 @@ class Result(BaseModel):
     score: float = Field(ge=0.0, le=1.0)
 
 
+class QueryContext(BaseModel):
+    """What a follow-up question leans on: the earlier question's text, whose terms count
+    at reduced weight, and the article its card showed, which gets a boost in the ranking."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str = ""
+    article_id: str | None = None
+
+
 class Answer(BaseModel):
     """The reply to one question.
 
@@ -163,3 +174,51 @@ class StoryRow(BaseModel):
     headline: str
     source: str | None = None
     url: str | None = None
+
+
+CardKind = Literal["answer", "suggestions", "article"]
+
+
+class Scope(BaseModel):
+    """The digest a question was asked about: the digest message replied to (None: the
+    chat's latest digest) and the story number asked for, if any."""
+
+    model_config = ConfigDict(frozen=True)
+
+    digest_message_id: int | None = None
+    story: int | None = None
+
+
+class Card(BaseModel):
+    """One answer card as first shown.
+
+    `kind`: "answer" (ranked results, paged with More/Back), "suggestions" (nothing found:
+    did-you-mean headlines) or "article" (one result, opened from suggestions or headlines;
+    `results` then still holds the ranking it came from and `shown` its rank there).
+    `shown` is the rank on display now, in [0, len(results)). `topic` is the text whose
+    terms the search used (the question, after the previous card's when a follow-up), and
+    `about` the headline of the card a follow-up leaned on.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(min_length=1, max_length=16)
+    chat_id: int
+    kind: CardKind
+    question: str
+    topic: str
+    asked_at: datetime
+    scope: Scope | None = None
+    results: list[Result] = Field(default_factory=list)
+    shown: int = Field(default=0, ge=0)
+    about: str | None = None
+    message_id: int | None = None
+
+    @property
+    def focus(self) -> Result | None:
+        """The result on display (what a follow-up leans on); None for an empty card."""
+        return self.results[self.shown] if self.shown < len(self.results) else None
+
+    def expired(self, now: datetime, keep_days: int) -> bool:
+        """Whether the card is older than `keep_days` at `now`."""
+        return now - self.asked_at > timedelta(days=keep_days)

@@ -25,7 +25,7 @@ from rapidfuzz.distance import OSA
 
 from bot import text
 from bot.index import IndexFormatError, LexicalIndex, Match
-from bot.models import Article, Hit
+from bot.models import Article, Hit, QueryContext
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,12 @@ FOUND_THRESHOLD = 0.40
 MIN_CORRECTABLE = 4
 LONG_WORD = 7
 MAX_EDITS = 2
+# Follow-ups (see bot.followup): the earlier question's terms count at CONTEXT_WEIGHT of
+# their BM25 weight, and the article its card showed gains CONTEXT_BOOST, so "and when?"
+# stays with that story while "and in Syria?" may move to another one about Syria. Tuned on
+# the dev half of benchmarks/followups.jsonl (benchmarks/bench_followups.py).
+CONTEXT_WEIGHT = 0.5
+CONTEXT_BOOST = 4.0
 _DAY = 86_400.0
 
 
@@ -137,7 +143,14 @@ class Retriever:
         """How specific each stem is in the indexed articles (BM25 idf, > 0; rarer is higher)."""
         return self._index.idf(terms)
 
-    def search(self, question: str, *, as_of: datetime | None = None, limit: int = 5) -> Search:
+    def search(
+        self,
+        question: str,
+        *,
+        as_of: datetime | None = None,
+        limit: int = 5,
+        context: QueryContext | None = None,
+    ) -> Search:
         """Rank articles for `question` as of a date.
 
         Args:
@@ -145,17 +158,25 @@ class Retriever:
             as_of: the moment the question is asked; articles published later are left out.
                 None means now. A naive datetime is taken as UTC.
             limit: at most this many hits (values below 1 count as 1).
+            context: what a follow-up question leans on (None for a question on its own):
+                its text's terms join the query at CONTEXT_WEIGHT, its article gains
+                CONTEXT_BOOST, and both count in the confidence.
 
         Returns:
             The hits in rank order with their confidence, and whether the first is an answer.
         """
         terms, corrections = self._query_terms(question)
-        if not terms or not len(self._index):
+        extra = self._context_terms(context, terms)
+        if not (terms or extra) or not len(self._index):
             return Search(question=question, found=False, terms=terms, corrections=corrections)
-        match = self._index.match(terms)
+        match = self._match(terms, extra)
         plain, fresh = self._article_scores(match, _moment(as_of))
+        if context is not None and context.article_id is not None:
+            plain = self._boost(plain, context.article_id)
+            fresh = self._boost(fresh, context.article_id)
         slots = self._ranked(match, plain, fresh, max(limit, 1))
-        hits = [self._hit(slot, match, terms) for slot in slots]
+        own, terms = len(terms), terms + extra
+        hits = [self._hit(slot, match, terms, own) for slot in slots]
         found = bool(hits) and hits[0].score >= FOUND_THRESHOLD
         return Search(
             question=question, found=found, hits=hits, terms=terms, corrections=corrections
@@ -177,6 +198,36 @@ class Retriever:
                     form = fixed
             forms.append(form)
         return tuple(dict.fromkeys(text.stems(forms))), corrections
+
+    def _context_terms(
+        self, context: QueryContext | None, terms: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        """The context's terms that the question does not already have."""
+        if context is None or not context.text:
+            return ()
+        extra, _ = self._query_terms(context.text)
+        return tuple(term for term in extra if term not in terms)
+
+    def _match(self, terms: tuple[str, ...], extra: tuple[str, ...]) -> Match:
+        """The question's terms at full weight and the context's at CONTEXT_WEIGHT, as one
+        match: scaling a term's idf scales its BM25 score and its share of the confidence."""
+        match = self._index.match(terms)
+        if not extra:
+            return match
+        other = self._index.match(extra)
+        return Match(
+            scores=match.scores + CONTEXT_WEIGHT * other.scores,
+            idf=np.concatenate([match.idf, CONTEXT_WEIGHT * other.idf]),
+            term_ids=match.term_ids + other.term_ids,
+            postings=match.postings + other.postings,
+        )
+
+    def _boost(self, scores: np.ndarray, article_id: str) -> np.ndarray:
+        slot = self._index.slot(article_id)
+        if slot is not None and np.isfinite(scores[slot]):
+            scores = scores.copy()
+            scores[slot] += CONTEXT_BOOST
+        return scores
 
     def _unknown(self, form: str) -> bool:
         """Whether a word is worth correcting: letters only, long enough, and unknown."""
@@ -243,13 +294,25 @@ class Retriever:
         bonus = np.minimum(freshness_bonus(days), BONUS_CAP * np.maximum(scores, 0.0))
         return plain, plain + bonus
 
-    def _hit(self, slot: int, match: Match, terms: tuple[str, ...]) -> Hit:
+    def _hit(self, slot: int, match: Match, terms: tuple[str, ...], own: int) -> Hit:
+        """The hit of one article; `own` is how many of `terms` are the question's own (the
+        rest came from a follow-up's context). Its confidence is the share of the weighted
+        terms it holds, of all terms or of the question's own, whichever is higher: the
+        context must not make an article that answers the question itself fall short.
+        """
         index = self._index
         best, present = index.best_passage(match, slot)
         matched = [i for i, held in enumerate(present) if held]
         phantom = PHANTOM_SHARE * index.rarest_idf()
+        if own == 0:  # only the context's terms: pad as much as they weigh ("when?")
+            phantom *= CONTEXT_WEIGHT
         weights = _term_weights(match)
         confidence = float(weights[matched].sum()) / (float(weights.sum()) + phantom)
+        if 0 < own < len(terms):
+            mine = [i for i in matched if i < own]
+            confidence = max(
+                confidence, float(weights[mine].sum()) / (float(weights[:own].sum()) + phantom)
+            )
         return Hit(
             article_id=index.slot_article(slot),
             passage=int(index.passage_ordinal[best]),

@@ -19,7 +19,16 @@ from bot.answer import card
 from bot.digest import Digest, compose_stories, pick_stories
 from bot.errors import SourceError
 from bot.languages import LanguageDesk
-from bot.models import Answer, Article, FeedStatus, Hit, Result, StoryRow, Subscription
+from bot.models import (
+    Answer,
+    Article,
+    FeedStatus,
+    Hit,
+    QueryContext,
+    Result,
+    StoryRow,
+    Subscription,
+)
 from bot.retrieval import FOUND_THRESHOLD, Retriever, Search
 from bot.schedule import Due, due_now, missed, next_delivery, parse_clock, parse_timezone
 from bot.settings import Settings
@@ -311,25 +320,27 @@ class NewsDesk:
         as_of: datetime | None = None,
         top: int | None = None,
         within: Sequence[str] | None = None,
+        context: QueryContext | None = None,
     ) -> Answer:
         """Answer a free-text question from the articles published up to `as_of` (default now).
 
         Returns found=False with the closest articles as did-you-mean when nothing clears
         the confidence threshold (an empty or unusable question finds nothing). `within`
-        restricts the answer to those article ids (e.g. a digest's stories).
+        restricts the answer to those article ids (e.g. a digest's stories); `context` is
+        what a follow-up question leans on (see `Retriever.search`).
         """
         cleaned = clean_question(question)
         limit = top or self.settings.top
         if not cleaned:
             return Answer(question=question, found=False)
         if within is not None:
-            search = self._search(cleaned, as_of=as_of, limit=max(limit, 100))
+            search = self._search(cleaned, as_of=as_of, limit=max(limit, 100), context=context)
             allowed = set(within)
             hits = [hit for hit in search.hits if hit.article_id in allowed][:limit]
             results = self._spread(self._results(hits, search))
             found = bool(results) and hits[0].score >= FOUND_THRESHOLD
             return Answer(question=question, found=found, results=results)
-        search = self._search(cleaned, as_of=as_of, limit=limit)
+        search = self._search(cleaned, as_of=as_of, limit=limit, context=context)
         results = self._spread(self._results(search.hits, search))
         return Answer(question=question, found=search.found and bool(results), results=results)
 
@@ -340,11 +351,18 @@ class NewsDesk:
         by_id = {result.article_id: result for result in results}
         return [by_id[article_id] for article_id in order]
 
-    def _search(self, question: str, *, as_of: datetime | None, limit: int) -> Search:
+    def _search(
+        self,
+        question: str,
+        *,
+        as_of: datetime | None,
+        limit: int,
+        context: QueryContext | None = None,
+    ) -> Search:
         """Search the index, first catching up with articles another process stored."""
         with self._index_lock:
             self._catch_up()
-            return self.retriever.search(question, as_of=as_of, limit=limit)
+            return self.retriever.search(question, as_of=as_of, limit=limit, context=context)
 
     def _catch_up(self) -> None:
         """Take in the index another process (say `newsbot ingest`) saved for the store.

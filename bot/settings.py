@@ -66,6 +66,24 @@ class DigestSettings(BaseModel):
     )
 
 
+class CardSettings(BaseModel):
+    """Answer cards: how long their buttons keep working."""
+
+    keep_days: int = Field(
+        default=30, ge=1, description="A card older than this has expired and is pruned."
+    )
+
+
+class FollowUpSettings(BaseModel):
+    """Follow-up questions in private chats."""
+
+    window_minutes: float = Field(
+        default=10.0,
+        gt=0,
+        description="A short question this soon after the last card may lean on it.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything a user may change. Tests construct it directly."""
 
@@ -95,6 +113,8 @@ class Settings(BaseSettings):
     admin_ids: list[int] = Field(default_factory=list)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    cards: CardSettings = Field(default_factory=CardSettings)
+    followup: FollowUpSettings = Field(default_factory=FollowUpSettings)
     feeds: list[FeedSettings] = Field(default_factory=list)
     feed_refresh_minutes: int = Field(default=15, ge=1)
     feed_timeout: float = Field(default=20.0, gt=0, description="Seconds per feed request.")

@@ -11,9 +11,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.errors import StoreError
-from bot.models import Article, FeedStatus, StoryMember, StoryRow, Subscription
+from bot.models import Article, Card, FeedStatus, StoryMember, StoryRow, Subscription
 from bot.passages import split_passages
 
 # Each entry migrates the schema from version i to i + 1; append, never edit.
@@ -110,6 +111,22 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     );
     CREATE INDEX story_articles_story ON story_articles (story_id);
     CREATE INDEX story_articles_at ON story_articles (at);
+    """,
+    # 6: answer cards (what each showed, so its buttons need nothing else) and feedback
+    # that says which card and rank it was given on.
+    """
+    CREATE TABLE cards (
+        id         TEXT PRIMARY KEY,
+        chat_id    INTEGER NOT NULL,
+        message_id INTEGER,           -- the message showing it, once sent
+        asked_at   TEXT NOT NULL,     -- ISO 8601, UTC: the as_of of its search
+        state      TEXT NOT NULL      -- JSON of bot.cards.Card
+    );
+    CREATE INDEX cards_chat ON cards (chat_id, asked_at);
+    CREATE INDEX cards_message ON cards (chat_id, message_id);
+    CREATE INDEX cards_asked ON cards (asked_at);
+    ALTER TABLE feedback ADD COLUMN card_id TEXT;
+    ALTER TABLE feedback ADD COLUMN rank INTEGER;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -478,13 +495,32 @@ class Store:
 
     # -- feedback ---------------------------------------------------------------------------
 
-    def add_feedback(self, chat_id: int, question: str, article_id: str, helpful: bool) -> None:
+    def add_feedback(
+        self,
+        chat_id: int,
+        question: str,
+        article_id: str,
+        helpful: bool,
+        *,
+        card_id: str | None = None,
+        rank: int | None = None,
+    ) -> None:
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO feedback (chat_id, question, article_id, helpful, at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (chat_id, question, article_id, int(helpful), _now()),
+                "INSERT INTO feedback (chat_id, question, article_id, helpful, at, card_id, rank)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (chat_id, question, article_id, int(helpful), _now(), card_id, rank),
             )
+
+    def feedback(self) -> list[dict[str, Any]]:
+        """Every verdict, oldest first: question, article_id, rank (0-based; None for
+        verdicts given before cards recorded it), helpful, at, card_id and chat_id."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT question, article_id, rank, helpful, at, card_id, chat_id"
+                " FROM feedback ORDER BY id"
+            ).fetchall()
+        return [{**dict(row), "helpful": bool(row["helpful"])} for row in rows]
 
     def feedback_counts(self) -> tuple[int, int]:
         """(helpful, unhelpful) verdicts recorded so far."""
@@ -493,6 +529,60 @@ class Store:
                 "SELECT COALESCE(SUM(helpful), 0), COALESCE(SUM(1 - helpful), 0) FROM feedback"
             ).fetchone()
         return int(row[0]), int(row[1])
+
+    # -- cards ----------------------------------------------------------------------------------
+
+    def save_card(self, card: Card) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO cards (id, chat_id, message_id, asked_at, state)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    card.id,
+                    card.chat_id,
+                    card.message_id,
+                    _iso(card.asked_at),
+                    card.model_dump_json(),
+                ),
+            )
+
+    def card(self, card_id: str) -> Card | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM cards WHERE id = ?", (card_id,)).fetchone()
+        return _card(row) if row else None
+
+    def latest_card(self, chat_id: int) -> Card | None:
+        """The chat's most recently asked card."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM cards WHERE chat_id = ? ORDER BY asked_at DESC, rowid DESC LIMIT 1",
+                (chat_id,),
+            ).fetchone()
+        return _card(row) if row else None
+
+    def card_by_message(self, chat_id: int, message_id: int) -> Card | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM cards WHERE chat_id = ? AND message_id = ?", (chat_id, message_id)
+            ).fetchone()
+        return _card(row) if row else None
+
+    def set_card_message(self, card_id: str, message_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE cards SET message_id = ? WHERE id = ?", (message_id, card_id))
+
+    def set_card_shown(self, card_id: str, rank: int) -> None:
+        """Which result the card shows now (what a follow-up leans on)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE cards SET state = json_set(state, '$.shown', ?) WHERE id = ?",
+                (rank, card_id),
+            )
+
+    def delete_cards_before(self, cutoff: datetime) -> int:
+        """Delete cards asked before `cutoff`; returns how many."""
+        with self.transaction() as db:
+            return db.execute("DELETE FROM cards WHERE asked_at < ?", (_iso(cutoff),)).rowcount
 
     # -- digests --------------------------------------------------------------------------------
 
@@ -538,6 +628,7 @@ class Store:
                 "sent_articles",
                 "digest_messages",
                 "chat_languages",
+                "cards",
             ):
                 db.execute(
                     f"UPDATE OR REPLACE {table} SET chat_id = ? WHERE chat_id = ?",
@@ -772,6 +863,11 @@ def _feed(row: sqlite3.Row) -> FeedStatus:
         items=row["items"],
         added=row["added"],
     )
+
+
+def _card(row: sqlite3.Row) -> Card:
+    card = Card.model_validate_json(row["state"])
+    return card.model_copy(update={"chat_id": row["chat_id"], "message_id": row["message_id"]})
 
 
 def _article(row: sqlite3.Row) -> Article:

@@ -64,7 +64,7 @@ def test_values_of_the_other_direction_are_isolated() -> None:
 
 
 def test_arabic_card_reads_right_to_left_with_its_english_name_and_numbers() -> None:
-    reply = render.card(arabic_result(), rank=0, total=5, tr=AR)
+    reply = render.card(arabic_result(), rank=0, total=5, card_id="c1", tr=AR)
     text = lines(reply.html)
     assert text[0] == RLM + APPLE  # the headline line is laid out right to left
     assert text[1] == f"11 سبتمبر 2024 · {FSI}Arab News{PDI}"  # the source keeps its order
@@ -72,7 +72,7 @@ def test_arabic_card_reads_right_to_left_with_its_english_name_and_numbers() -> 
     assert text[-1] == "النتيجة 1 من 5"
     labels = [b.text for row in reply.keyboard.inline_keyboard for b in row]  # type: ignore[union-attr]
     assert labels[:2] == ["المزيد ◀", "المصدر"]  # no "back" on the first result
-    later = render.card(arabic_result(), rank=2, total=5, tr=AR)
+    later = render.card(arabic_result(), rank=2, total=5, card_id="c1", tr=AR)
     paging = [b.text for b in later.keyboard.inline_keyboard[0]]  # type: ignore[union-attr]
     assert paging == ["المزيد ◀", "▶ السابق"]  # more on the left, back on the right
 

@@ -142,7 +142,7 @@ def test_the_strict_validator_returns_the_visible_text() -> None:
 
 @pytest.mark.parametrize("url", ["http://[news.example/a", "https://news\x00.example/a"])
 def test_a_malformed_or_unprintable_url_is_neither_linked_nor_a_button(url: str) -> None:
-    reply = render.card(_result(headline="H", excerpt="Text.", url=url))
+    reply = render.card(_result(headline="H", excerpt="Text.", url=url), card_id="c1")
     assert "<a " not in reply.html
     assert reply.keyboard is not None
     assert all(b.url is None for row in reply.keyboard.inline_keyboard for b in row)

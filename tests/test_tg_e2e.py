@@ -204,7 +204,11 @@ async def test_nothing_found_offers_did_you_mean(botapi: BotApiServer, app: News
     (opened,) = await botapi.wait_for_messages(dm.id)
     await botapi.wait_for_callback_answer(pressed)
     assert opened["text"].startswith(suggestions[0])
-    assert opened["reply_to_message"]["text"] == question  # so its 👍/👎 know the question
+    assert opened["reply_to_message"]["message_id"] == reply["message_id"]
+    # its 👍/👎 know the question from the card, and the rank the suggestion had
+    await botapi.wait_for_callback_answer(await dm.press(opened, "👎"))
+    (verdict,) = desk.store.feedback()
+    assert (verdict["question"], verdict["rank"], verdict["helpful"]) == (question, 0, False)
 
 
 async def test_headlines_open_their_cards(botapi: BotApiServer, app: NewsApp) -> None:

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from telegram import InlineKeyboardMarkup
 
-from bot.models import Answer, Article, Result
+from bot.models import Answer, Article, Card, Result
 from bot.tg import render
 from tests.botapi import parse_html, utf16_len
 
 ARTICLE_ID = "a" * 40  # the longest ids the store is expected to make
+CARD_ID = "Zx8_-q3A"  # what bot.cards.new_card_id makes: 8 URL-safe characters
 
 
 def result(**changes: object) -> Result:
@@ -59,19 +60,65 @@ def test_card_links_the_headline_and_offers_source_when_a_url_is_known() -> None
 
 
 def test_card_without_url_has_no_source_button_or_link() -> None:
-    reply = render.card(result(), rank=0, total=1)
+    reply = render.card(result(), rank=0, total=1, card_id=CARD_ID)
     assert "<a " not in reply.html
     assert "Source" not in [text for text, _, _ in buttons(reply.keyboard)]
 
 
 @pytest.mark.parametrize(
     ("rank", "total", "paging"),
-    [(0, 1, []), (0, 3, ["m:1"]), (1, 3, ["m:0", "m:2"]), (2, 3, ["m:1"])],
+    [(0, 1, []), (0, 3, [1]), (1, 3, [0, 2]), (2, 3, [1])],
 )
-def test_card_paging_buttons(rank: int, total: int, paging: list[str]) -> None:
-    data = callback_data(render.card(result(), rank=rank, total=total).keyboard)
-    assert [d for d in data if d.startswith("m:")] == paging
-    assert data[-2:] == [f"f:1:{ARTICLE_ID}", f"f:0:{ARTICLE_ID}"]
+def test_card_paging_buttons(rank: int, total: int, paging: list[int]) -> None:
+    reply = render.card(result(), rank=rank, total=total, card_id=CARD_ID)
+    data = callback_data(reply.keyboard)
+    assert [d for d in data if d.startswith("n:")] == [f"n:{CARD_ID}:{r}" for r in paging]
+    assert data[-2:] == [f"v:{CARD_ID}:{rank}:1", f"v:{CARD_ID}:{rank}:0"]
+    # without a card there is nothing for buttons to name: no paging, no votes
+    assert callback_data(render.card(result(), rank=rank, total=total).keyboard or _EMPTY) == []
+
+
+_EMPTY = InlineKeyboardMarkup([])
+
+
+def a_card(**changes: object) -> Card:
+    fields: dict[str, object] = {
+        "id": CARD_ID,
+        "chat_id": 1,
+        "kind": "answer",
+        "question": "q",
+        "topic": "q",
+        "asked_at": datetime(2024, 9, 11, tzinfo=UTC),
+        "results": [result(), result(article_id="b", headline="Second")],
+    }
+    fields.update(changes)
+    return Card.model_validate(fields)
+
+
+def test_a_stored_card_renders_the_result_it_shows() -> None:
+    shown = render.answer_card(a_card(shown=1))
+    assert shown == render.card(a_card().results[1], rank=1, total=2, card_id=CARD_ID)
+    # an article opened from a ranking: that result alone, voting on its rank there
+    opened = render.answer_card(a_card(kind="article", shown=1))
+    assert "Result" not in opened.html
+    assert callback_data(opened.keyboard) == [f"v:{CARD_ID}:1:1", f"v:{CARD_ID}:1:0"]
+
+
+def test_a_follow_up_card_says_what_it_is_about() -> None:
+    about = "Iran’s president visits Iraq on first foreign trip, and much more besides that"
+    text, _ = parse_html(render.answer_card(a_card(about=about)).html)
+    first, headline = text.split("\n")[:2]
+    assert first.startswith("about: Iran’s president visits Iraq") and first.endswith("…")
+    assert headline == result().headline
+    text, _ = parse_html(render.answer_card(a_card(kind="suggestions", about="Volcano")).html)
+    assert text.startswith("about: Volcano\nI found nothing")
+
+
+def test_an_expired_card_offers_to_ask_again() -> None:
+    reply = render.expired(CARD_ID, 30)
+    assert "30 days" in parse_html(reply.html)[0]
+    assert buttons(reply.keyboard) == [("🔄 Ask again", f"a:{CARD_ID}", None)]
+    assert "expired" in render.expired_notice(30) and len(render.expired_notice(30)) <= 200
 
 
 def test_hostile_article_text_is_escaped_and_bounded() -> None:
@@ -82,7 +129,7 @@ def test_hostile_article_text_is_escaped_and_bounded() -> None:
         url="javascript:alert(1)",
         source="<Wire>",
     )
-    reply = render.card(hostile, rank=0, total=1)
+    reply = render.card(hostile, rank=0, total=1, card_id=CARD_ID)
     text, entities = parse_html(reply.html)
     assert "<script>alert('x')</script> & <b>" in text
     assert "a < b && c > d <i>not italic</i> مرحبا 🙂" in text
@@ -103,10 +150,14 @@ def test_answer_found_is_the_card_of_the_ranked_result() -> None:
 
 def test_nothing_found_offers_up_to_three_suggestions() -> None:
     suggestions = [result(article_id=f"id{n}", headline=f"Headline {n}") for n in range(5)]
-    reply = render.answer(Answer(question="q", found=False, results=suggestions))
+    reply = render.answer_card(a_card(kind="suggestions", results=suggestions))
     text, _ = parse_html(reply.html)
     assert "nothing" in text.lower()
-    assert buttons(reply.keyboard) == [(f"Headline {n}", f"o:id{n}", None) for n in range(3)]
+    assert buttons(reply.keyboard) == [
+        (f"Headline {n}", f"s:{CARD_ID}:{n}", None) for n in range(3)
+    ]
+    cardless = render.answer(Answer(question="q", found=False, results=suggestions))
+    assert callback_data(cardless.keyboard) == ["o:id0", "o:id1", "o:id2"]
 
 
 def test_nothing_found_without_suggestions_has_no_buttons() -> None:
@@ -142,27 +193,55 @@ def test_inline_results_carry_headline_date_excerpt_and_a_valid_card() -> None:
 
 
 def test_callback_data_fits_and_round_trips() -> None:
-    datas = [render.more_data(19), render.open_data(ARTICLE_ID)]
-    datas += [render.feedback_data(ARTICLE_ID, helpful) for helpful in (True, False)]
+    datas = [render.show_data(CARD_ID, 19), render.suggestion_data(CARD_ID, 2)]
+    datas += [render.vote_data(CARD_ID, 3, helpful) for helpful in (True, False)]
+    datas += [render.again_data(CARD_ID), render.open_data(ARTICLE_ID)]
     assert all(len(d.encode()) <= render.MAX_CALLBACK_DATA for d in datas)
     assert [render.parse_press(d) for d in datas] == [
-        render.Press("more", rank=19),
+        render.Press("show", CARD_ID, 19),
+        render.Press("suggestion", CARD_ID, 2),
+        render.Press("vote", CARD_ID, 3, helpful=True),
+        render.Press("vote", CARD_ID, 3, helpful=False),
+        render.Press("again", CARD_ID),
         render.Press("open", article_id=ARTICLE_ID),
-        render.Press("feedback", article_id=ARTICLE_ID, helpful=True),
-        render.Press("feedback", article_id=ARTICLE_ID, helpful=False),
     ]
 
 
-@pytest.mark.parametrize("data", [None, "", "m:", "m:-1", "m:x", "o:", "f:2:id", "f:1:", "zzz"])
+@pytest.mark.parametrize("data", ["m:1", "m:0", "f:1:" + ARTICLE_ID, "f:0:x"])
+def test_buttons_from_before_cards_are_recognised(data: str) -> None:
+    assert render.parse_press(data) == render.Press("old")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        "",
+        "m:",
+        "m:-1",
+        "m:x",
+        "o:",
+        "f:2:id",
+        "n:",
+        "n:id",
+        "n:id:x",
+        "n::1",
+        "v:id:1:2",
+        "v:id:1",
+        "s:id:1:1",
+        "a:",
+        "a:id:1",
+        "zzz",
+    ],
+)
 def test_unknown_callback_data_is_ignored(data: str | None) -> None:
     assert render.parse_press(data) is None
 
 
 def test_ids_too_long_for_callback_data_drop_their_buttons_not_the_reply() -> None:
     long_id = "z" * 70
-    reply = render.card(result(article_id=long_id), rank=0, total=2)
-    assert callback_data(reply.keyboard) == ["m:1"]
     assert render.answer(Answer(question="q", found=False, results=[result(article_id=long_id)]))
+    assert render.headlines([Article(id=long_id, headline="Long")]).keyboard is None
 
 
 # ---------------------------------------------------------------------------------- pieces

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 
+from bot.cards import CardDesk
 from bot.errors import ConfigError
 from bot.service import NewsDesk
 from bot.settings import Settings
@@ -57,6 +58,11 @@ class NewsContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], 
         if desk is None:
             raise ConfigError("the NewsDesk is not open: post_init has not run")
         return desk
+
+    @property
+    def cards(self) -> CardDesk:
+        """Answer cards, kept in the desk's store (a light view: made per use)."""
+        return CardDesk(self.desk)
 
 
 NewsApp = Application[

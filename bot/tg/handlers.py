@@ -13,8 +13,9 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import filters
 
 from bot import i18n
+from bot.cards import CardExpired
 from bot.i18n import Translator
-from bot.models import Answer
+from bot.models import Card
 from bot.schedule import ScheduleError
 from bot.tg import jobs, render
 from bot.tg.context import NewsContext
@@ -64,9 +65,7 @@ async def ask_command(update: Update, context: NewsContext) -> None:
     if not _has_words(rest) and number is None:
         await _reply(update, render.no_words(tr=tr))
         return
-    zone = context.desk.digests.timezone(message.chat_id)
-    answer = _answer(context, message, rest, number)
-    await _reply(update, render.answer(answer, zone=zone, tr=tr))
+    await _answer(context, message, rest, tr, story=number)
 
 
 async def headlines(update: Update, context: NewsContext) -> None:
@@ -165,7 +164,7 @@ async def ask_private(update: Update, context: NewsContext) -> None:
     """Any text in a private chat is a question (about the digest when replying to one)."""
     message = update.effective_message
     if message and message.text:
-        await _answer_question(update, context, message, message.text)
+        await _answer_question(update, context, message, message.text, private=True)
 
 
 async def ask_addressed(update: Update, context: NewsContext) -> None:
@@ -179,15 +178,14 @@ async def ask_addressed(update: Update, context: NewsContext) -> None:
 
 
 async def _answer_question(
-    update: Update, context: NewsContext, message: Message, question: str
+    update: Update, context: NewsContext, message: Message, question: str, *, private: bool = False
 ) -> None:
     """Reply with the answer card, or ask for words when the text has none to search."""
     tr = _tr(update, context)
     if not _has_words(question):
         await _reply(update, render.no_words(tr=tr))
         return
-    zone = context.desk.digests.timezone(message.chat_id)
-    await _reply(update, render.answer(_answer(context, message, question), zone=zone, tr=tr))
+    await _answer(context, message, question, tr, private=private)
 
 
 async def text_only(update: Update, context: NewsContext) -> None:
@@ -199,67 +197,108 @@ async def text_only(update: Update, context: NewsContext) -> None:
 
 
 async def button(update: Update, context: NewsContext) -> None:
-    """A press on one of our inline buttons: More/Back, open an article, or feedback."""
+    """A press on one of our inline buttons, answered from the card it names alone."""
     query = update.callback_query
     if query is None:
         return
     press = render.parse_press(query.data)
     message = query.message if isinstance(query.message, Message) else None
     tr = _tr(update, context)
-    if press is None or message is None:
-        await query.answer(tr.gettext(render.EXPIRED))
-        return
-    question = _question_of_card(message, context.bot.username)
-    notice = None
-    if press.action == "more" and press.rank is not None:
-        notice = await _show_rank(message, context, question, press.rank, tr)
-    elif press.action == "open" and press.article_id:
-        notice = await _open_article(message, context, question, press.article_id, tr)
-    elif press.action == "feedback" and press.article_id:
-        context.desk.record_feedback(
-            message.chat_id, question or "", press.article_id, bool(press.helpful)
-        )
-        notice = render.THANKS
+    notice: str | None = render.EXPIRED
+    if press is not None and message is not None:
+        notice = await _on_press(message, context, press, tr)
     await query.answer(tr.gettext(notice) if notice else None)
 
 
-async def _show_rank(
-    message: Message, context: NewsContext, question: str | None, rank: int, tr: Translator
+async def _on_press(
+    message: Message, context: NewsContext, press: render.Press, tr: Translator
 ) -> str | None:
-    """Edit the card to show result `rank`; a notice (a message id) when it cannot."""
-    if not question:
-        return render.EXPIRED
-    answer = context.desk.ask(question)
-    if not answer.found or rank >= len(answer.results):
-        return render.NO_MORE
-    zone = context.desk.digests.timezone(message.chat_id)
-    reply = render.answer(answer, rank=rank, zone=zone, tr=tr)
+    """Do what the press asks; returns a notice (a message id) for the callback answer."""
+    if press.action == "old":
+        return render.OLD_BUTTON
+    if press.action == "open" and press.article_id:
+        return await _open_article(message, context, press.article_id, tr)
+    now = context.bot_data.clock()
+    try:
+        card = context.cards.card(press.card_id or "", message.chat_id, now=now)
+    except CardExpired as expired:
+        return await _expired(message, context, expired.card, press, tr)
+    if card is None:
+        return render.EXPIRED  # pruned, or not this chat's
+    rank = press.rank if press.rank is not None else card.shown
+    if press.action == "show":
+        shown = context.cards.show(card, rank)
+        if shown is None:
+            return render.NO_MORE
+        reply = render.answer_card(shown, zone=_zone(context, message.chat_id), tr=tr)
+        await _edit(message, reply)
+    elif press.action == "suggestion":
+        opened = context.cards.open(card, rank, now=now)
+        if opened is None:
+            return render.GONE
+        await _send_card(context, opened, tr, reply_to=message)
+    elif press.action == "vote":
+        return render.THANKS if context.cards.vote(card, rank, bool(press.helpful)) else render.GONE
+    elif press.action == "again":
+        await _ask_again(message, context, card, tr)
+    return None
+
+
+async def _expired(
+    message: Message, context: NewsContext, card: Card, press: render.Press, tr: Translator
+) -> str | None:
+    """A press on an expired card: "Ask again" asks anew; any other button turns the card's
+    buttons into one "Ask again" and says why (the notice is already translated)."""
+    if press.action == "again":
+        await _ask_again(message, context, card, tr)
+        return None
+    keep_days = context.desk.settings.cards.keep_days
+    with suppress(BadRequest):  # already showing "Ask again": a double tap
+        await message.edit_reply_markup(render.expired(card.id, keep_days, tr=tr).keyboard)
+    return render.expired_notice(keep_days, tr=tr)
+
+
+async def _ask_again(message: Message, context: NewsContext, card: Card, tr: Translator) -> None:
+    """The card's question asked now, as a new card replying to the old one."""
+    now = context.bot_data.clock()
+    focus = card.focus
+    fresh: Card | None = None
+    if card.question:
+        fresh = context.cards.ask(message.chat_id, card.question, now=now)
+    elif focus is not None:  # an article opened from the headlines: that article again
+        fresh = context.cards.open_article(message.chat_id, focus.article_id, now=now)
+    if fresh is None:
+        gone = render.Reply(render.escape(tr.gettext(render.GONE)))
+        await _send(context.bot, message.chat_id, gone, reply_to=message)
+        return
+    await _send_card(context, fresh, tr, reply_to=message)
+
+
+async def _open_article(
+    message: Message, context: NewsContext, article_id: str, tr: Translator
+) -> str | None:
+    """A headline's button: the article as a card of its own, replying to the list."""
+    now = context.bot_data.clock()
+    opened = context.cards.open_article(message.chat_id, article_id, now=now)
+    if opened is None:
+        return render.GONE
+    await _send_card(context, opened, tr, reply_to=message)
+    return None
+
+
+async def _edit(message: Message, reply: render.Reply) -> None:
+    """Show `reply` in place of `message`; plain text if Telegram refuses the markup."""
     try:
         await message.edit_text(reply.html, reply_markup=reply.keyboard)
     except BadRequest as exc:
         if "not modified" in str(exc).lower():
-            return None  # a double tap: the card already shows this result
+            return  # a double tap: the card already shows this result
         if not _markup_refused(exc):
             raise
         log.warning("Telegram refused our HTML (%s); editing as plain text", exc)
         await message.edit_text(
             render.plain(reply.html), parse_mode=None, reply_markup=reply.keyboard
         )
-    return None
-
-
-async def _open_article(
-    message: Message, context: NewsContext, question: str | None, article_id: str, tr: Translator
-) -> str | None:
-    result = context.desk.result(article_id, question)
-    if result is None:
-        return render.GONE
-    asked = message.reply_to_message  # the question, so feedback on this card finds it
-    target = asked if asked and question else message
-    zone = context.desk.digests.timezone(message.chat_id)
-    shown = render.card(result, zone=zone, tr=tr)
-    await _send(context.bot, message.chat_id, shown, reply_to=target)
-    return None
 
 
 # ---------------------------------------------------------------------------------- inline
@@ -333,17 +372,43 @@ async def log_update(update: object, context: NewsContext) -> None:
 # ---------------------------------------------------------------------------------- helpers
 
 
-def _answer(
-    context: NewsContext, message: Message, question: str, number: int | None = None
-) -> Answer:
-    """Ask the desk; a reply to one of our messages (a digest?) or a story number asks
-    within the chat's digest first (desk.digests.ask falls back to all the news)."""
+async def _answer(
+    context: NewsContext,
+    message: Message,
+    question: str,
+    tr: Translator,
+    *,
+    story: int | None = None,
+    private: bool = False,
+) -> None:
+    """Ask as a new card and send it quoting `message`. A reply to one of our messages is a
+    follow-up (to a card) or a question within a digest; so is a digest story number."""
     replied = message.reply_to_message
     author = replied.from_user if replied else None
     replied_id = replied.message_id if replied and author and author.id == context.bot.id else None
-    if replied_id is None and number is None:
-        return context.desk.ask(question)
-    return context.desk.digests.ask(message.chat_id, question, message_id=replied_id, number=number)
+    card = context.cards.ask(
+        message.chat_id,
+        question,
+        now=context.bot_data.clock(),
+        reply_to=replied_id,
+        story=story,
+        private=private,
+    )
+    await _send_card(context, card, tr, reply_to=message)
+
+
+async def _send_card(
+    context: NewsContext, card: Card, tr: Translator, *, reply_to: Message
+) -> None:
+    """Send a card and remember the message that shows it (replies to it find the card)."""
+    reply = render.answer_card(card, zone=_zone(context, card.chat_id), tr=tr)
+    sent = await _send(context.bot, card.chat_id, reply, reply_to=reply_to)
+    if sent is not None:
+        context.cards.sent(card, sent.message_id)
+
+
+def _zone(context: NewsContext, chat_id: int) -> str:
+    return context.desk.digests.timezone(chat_id)
 
 
 def _story_number(question: str) -> tuple[int | None, str]:
@@ -411,17 +476,23 @@ async def _reply(update: Update, reply: render.Reply) -> None:
     await _send(message.get_bot(), message.chat_id, reply, reply_to=message)
 
 
-async def _send(bot: Bot, chat_id: int, reply: render.Reply, *, reply_to: Message) -> None:
+async def _send(
+    bot: Bot, chat_id: int, reply: render.Reply, *, reply_to: Message
+) -> Message | None:
     """Send `reply` cut to Telegram's limit (keyboard on the last part) as a reply to
-    `reply_to`, in its forum topic, so buttons can find the question; plain text if
-    Telegram refuses the markup."""
+    `reply_to`, in its forum topic; plain text if Telegram refuses the markup.
+
+    Returns:
+        The last message sent (the one with the keyboard), None when nothing was.
+    """
     thread = reply_to.message_thread_id if reply_to.is_topic_message else None
     quote = ReplyParameters(reply_to.message_id, allow_sending_without_reply=True)
     parts = render.split(reply.html)
+    sent: Message | None = None
     for number, part in enumerate(parts, start=1):
         keyboard = reply.keyboard if number == len(parts) else None
         try:
-            await bot.send_message(
+            sent = await bot.send_message(
                 chat_id,
                 part,
                 reply_markup=keyboard,
@@ -432,7 +503,7 @@ async def _send(bot: Bot, chat_id: int, reply: render.Reply, *, reply_to: Messag
             if not _markup_refused(exc):
                 raise
             log.warning("Telegram refused our HTML (%s); resending as plain text", exc)
-            await bot.send_message(
+            sent = await bot.send_message(
                 chat_id,
                 render.plain(part),
                 parse_mode=None,
@@ -440,6 +511,7 @@ async def _send(bot: Bot, chat_id: int, reply: render.Reply, *, reply_to: Messag
                 reply_parameters=quote,
                 message_thread_id=thread,
             )
+    return sent
 
 
 def _markup_refused(error: BadRequest) -> bool:
@@ -461,17 +533,3 @@ def _question(message: Message | None, bot_username: str | None) -> str:
     if bot_username:
         text = re.sub(rf"@{re.escape(bot_username)}\b", " ", text, flags=re.IGNORECASE)
     return text.strip()
-
-
-def _question_of_card(card: Message, bot_username: str | None) -> str | None:
-    """The question a card answers: the user's message it replies to (a /ask command's
-    argument, or the text itself); None for cards that answer no question."""
-    asked = card.reply_to_message
-    if asked is None or not asked.text or (asked.from_user and asked.from_user.is_bot):
-        return None
-    if asked.text.startswith("/"):
-        command = re.match(r"/(\w+)", asked.text)
-        if not command or command[1].lower() != "ask":
-            return None
-        return _command_argument(asked) or None
-    return _question(asked, bot_username) or None

@@ -225,10 +225,10 @@ async def refresh_feed(desk: NewsDesk, feed: FeedSettings) -> None:
 
 
 def schedule_retention(application: NewsApp) -> Job[NewsContext] | None:
-    """A daily job deleting articles older than `retention_days`, when that is set."""
-    days = _desk(application).settings.retention_days
+    """A daily job deleting expired answer cards, and articles older than `retention_days`
+    when that is set."""
     queue = application.job_queue
-    if days is None or queue is None:
+    if queue is None:
         return None
     for old in queue.get_jobs_by_name("retention"):
         old.schedule_removal()
@@ -238,13 +238,15 @@ def schedule_retention(application: NewsApp) -> Job[NewsContext] | None:
 
 
 async def _retention_job(context: NewsContext) -> None:
-    """Prune articles older than the retention window, in a worker thread."""
-    desk = context.desk
-    days = desk.settings.retention_days
+    """Prune expired cards, and articles older than the retention window, in a worker thread."""
+    now = context.bot_data.clock()
+    cards = await asyncio.to_thread(context.cards.prune, now)
+    log.info("retention: deleted %d expired cards", cards)
+    days = context.desk.settings.retention_days
     if days is None:
         return
-    cutoff = context.bot_data.clock() - timedelta(days=days)
-    removed = await asyncio.to_thread(desk.prune, cutoff)
+    cutoff = now - timedelta(days=days)
+    removed = await asyncio.to_thread(context.desk.prune, cutoff)
     log.info("retention: deleted %d articles published before %s", removed, cutoff.date())
 
 

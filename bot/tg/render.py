@@ -1,12 +1,17 @@
 """Telegram markup: the HTML, keyboards, inline results and callback data the bot sends.
 
 This is the only module that knows Telegram's HTML and button formats. Everything from an
-article is escaped here. Callback data carries ids and ranks, never objects, so buttons
-keep working after a restart:
+article is escaped here. Callback data carries a card's id and a rank, never the question:
+the card in the store (bot.cards) holds the rest, so buttons keep working after a restart
+and without the question's message:
 
-    m:<rank>                 show result number <rank> (0-based) for the answered question
-    o:<article_id>           open the card of one article (did-you-mean, headlines)
-    f:<1|0>:<article_id>     feedback on an article: helpful or not
+    n:<card>:<rank>          show result <rank> (0-based) of the card (More/Back)
+    s:<card>:<rank>          open did-you-mean suggestion <rank> of the card as its own card
+    v:<card>:<rank>:<1|0>    feedback on result <rank> of the card: helpful or not
+    a:<card>                 ask an expired card's question again
+    o:<article_id>           open the card of one article (headlines)
+
+Buttons sent before cards existed (m:<rank>, f:<1|0>:<article_id>) get a polite answer.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from telegram.constants import InlineKeyboardButtonLimit, MessageLimit, ParseMod
 
 from bot.digest import Digest
 from bot.i18n import ENGLISH, Translator, languages, paragraph, translator
-from bot.models import Answer, Article, FeedStatus, Result, Subscription
+from bot.models import Answer, Article, Card, FeedStatus, Result, Subscription
 from bot.schedule import ScheduleError
 from bot.settings import FeedSettings
 
@@ -43,6 +48,7 @@ MAX_SUGGESTIONS = 3
 MAX_INLINE_RESULTS = 10
 _HEADLINE_CHARS = 300  # a hostile feed cannot blow up a card
 _BUTTON_CHARS = 60
+_ABOUT_CHARS = 60
 _SUMMARY_CHARS = 120
 _DIGEST_SUMMARY_CHARS = 240
 # Cc and Cs, and the bidi embeddings, overrides and isolates (U+202A-E, U+2066-9): text
@@ -76,6 +82,7 @@ SHORT_DESCRIPTION = N_("Questions about the news, answered from the articles.")
 EXPIRED = N_("This answer has expired. Please ask again.")
 NO_MORE = N_("No more results.")
 GONE = N_("That article is no longer available.")
+OLD_BUTTON = N_("This button is from an older version of the bot. Please send your question again.")
 THANKS = N_("Thanks, noted.")
 SORRY = N_("Sorry, something went wrong. Please try again.")
 UNTITLED = "…"  # a headline with nothing printable in it (needs no translation)
@@ -91,9 +98,15 @@ class Reply:
 
 @dataclass(frozen=True)
 class Press:
-    """A decoded button press. `rank` is set for "more", `article_id` for "open"/"feedback"."""
+    """A decoded button press.
 
-    action: str  # "more" | "open" | "feedback"
+    `action`: "show" (More/Back), "suggestion" (open a did-you-mean), "vote" (👍/👎) and
+    "again" (re-ask an expired card) name `card_id` (and `rank`, `helpful`); "open" names
+    `article_id`; "old" is a button from before cards, which only gets a polite answer.
+    """
+
+    action: str
+    card_id: str | None = None
     rank: int | None = None
     article_id: str | None = None
     helpful: bool | None = None
@@ -375,8 +388,22 @@ def admins_command_only(*, tr: Translator = ENGLISH) -> Reply:
 # ---------------------------------------------------------------------------------- answers
 
 
+def answer_card(value: Card, *, zone: str = "UTC", tr: Translator = ENGLISH) -> Reply:
+    """A card from the store as it shows now: its result `shown` with More/Back (an
+    answer), that one result (an opened article), or nothing-found with did-you-mean
+    buttons (suggestions). Dates show in the chat's timezone `zone` (an IANA name)."""
+    if value.kind == "suggestions" or not value.results:
+        return nothing_found(value.results, card_id=value.id, about=value.about, tr=tr)
+    rank = max(0, min(value.shown, len(value.results) - 1))
+    total = len(value.results) if value.kind == "answer" else 1
+    result = value.results[rank]
+    return card(
+        result, rank=rank, total=total, zone=zone, card_id=value.id, about=value.about, tr=tr
+    )
+
+
 def answer(result: Answer, *, rank: int = 0, zone: str = "UTC", tr: Translator = ENGLISH) -> Reply:
-    """The reply to a question: the card of result `rank`, or nothing-found with suggestions.
+    """An answer without a card (no buttons but Source): the result `rank`, or nothing found.
 
     Dates show in the chat's timezone `zone` (an IANA name).
     """
@@ -392,13 +419,16 @@ def card(
     rank: int | None = None,
     total: int = 1,
     zone: str = "UTC",
+    card_id: str | None = None,
+    about: str | None = None,
     tr: Translator = ENGLISH,
 ) -> Reply:
     """An answer card: bold (linked) headline, date and source, excerpt with marked terms.
 
-    With `rank`, the card belongs to a ranked answer and gets Back/More buttons as needed;
-    without, it is a single article (opened from a list). Always fits one message. The
-    headline and excerpt keep their own direction (an Arabic story in an English chat too).
+    With `rank` and `total` > 1 the card is one of a ranked answer ("Result 2 of 5"), with
+    Back/More buttons when it has a `card_id`; 👍/👎 need a `card_id` too. `about` is the
+    headline a follow-up leaned on, said on top. Always fits one message. The headline and
+    excerpt keep their own direction (an Arabic story in an English chat too).
     """
     when = date(result.published, zone, tr=tr)
     source = tr.isolate(escape(_short(_clean(result.source or ""), _SUMMARY_CHARS)))
@@ -409,11 +439,12 @@ def card(
             "Result {rank} of {total}", rank=tr.number(rank + 1), total=tr.number(total)
         )
         footer = ["", f"<i>{result_n}</i>"]
-    keyboard = _card_keyboard(result, rank, total, tr)
+    keyboard = _card_keyboard(result, card_id, rank, total, tr)
     # Escaping can make markup five times its text: a hostile excerpt or URL is shortened
     # (the link dropped, the excerpt cut) until the card fits one message.
     for cut, linked in _CARD_FITS:
-        lines = [_headline(result.headline, result.url if linked else None)]
+        lines = [_about(about, tr)] if about else []
+        lines.append(_headline(result.headline, result.url if linked else None))
         if meta:
             lines.append(f"<i>{meta}</i>")
         excerpt, marks = _cut_excerpt(result, cut)
@@ -446,15 +477,44 @@ def _cut_excerpt(result: Result, cut: int | None) -> tuple[str, tuple[tuple[int,
     return (result.excerpt[:cut] + "…" if cut else ""), marks
 
 
-def nothing_found(suggestions: Sequence[Result], *, tr: Translator = ENGLISH) -> Reply:
-    """Say plainly that nothing answers, offering up to MAX_SUGGESTIONS did-you-mean buttons."""
-    picks = [s for s in suggestions if _fits(open_data(s.article_id))][:MAX_SUGGESTIONS]
+def nothing_found(
+    suggestions: Sequence[Result],
+    *,
+    card_id: str | None = None,
+    about: str | None = None,
+    tr: Translator = ENGLISH,
+) -> Reply:
+    """Say plainly that nothing answers, offering up to MAX_SUGGESTIONS did-you-mean buttons
+    (those of a card open the suggestion as a card of its own; without one, the article)."""
+    lead = _about(about, tr) + "\n" if about else ""
+    datas = [
+        suggestion_data(card_id, rank) if card_id else open_data(s.article_id)
+        for rank, s in enumerate(suggestions)
+    ]
+    picks = [(s, d) for s, d in zip(suggestions, datas, strict=True) if _fits(d)]
     if not picks:
-        return Reply(tr.gettext("I found nothing in the news about that. Try other words?"))
-    rows = [[_button(s.headline, callback_data=open_data(s.article_id), tr=tr)] for s in picks]
+        return Reply(lead + tr.gettext("I found nothing in the news about that. Try other words?"))
+    rows = [[_button(s.headline, callback_data=d, tr=tr)] for s, d in picks[:MAX_SUGGESTIONS]]
     return Reply(
-        tr.gettext("I found nothing in the news that answers that. Did you mean one of these?"),
+        lead
+        + tr.gettext("I found nothing in the news that answers that. Did you mean one of these?"),
         InlineKeyboardMarkup(rows),
+    )
+
+
+def expired(card_id: str, keep_days: int, *, tr: Translator = ENGLISH) -> Reply:
+    """An expired card: say so kindly and offer to ask its question again (the keyboard
+    replaces the card's buttons; the text is for where a message fits)."""
+    again = _button(tr.gettext("🔄 Ask again"), callback_data=again_data(card_id))
+    return Reply(escape(expired_notice(keep_days, tr=tr)), InlineKeyboardMarkup([[again]]))
+
+
+def expired_notice(keep_days: int, *, tr: Translator = ENGLISH) -> str:
+    """The plain-text notice for a press on an expired card (a callback answer)."""
+    return tr.gettext(
+        "Sorry, this answer is more than {days} days old and has expired. "
+        "Tap “Ask again” for today’s news.",
+        days=tr.number(keep_days),
     )
 
 
@@ -506,28 +566,42 @@ def inline_results(
 # --------------------------------------------------------------------------- callback data
 
 
-def more_data(rank: int) -> str:
-    return _checked(f"m:{rank}")
+def show_data(card_id: str, rank: int) -> str:
+    return _checked(f"n:{card_id}:{rank}")
+
+
+def suggestion_data(card_id: str, rank: int) -> str:
+    return _checked(f"s:{card_id}:{rank}")
+
+
+def vote_data(card_id: str, rank: int, helpful: bool) -> str:
+    return _checked(f"v:{card_id}:{rank}:{int(helpful)}")
+
+
+def again_data(card_id: str) -> str:
+    return _checked(f"a:{card_id}")
 
 
 def open_data(article_id: str) -> str:
     return f"o:{article_id}"
 
 
-def feedback_data(article_id: str, helpful: bool) -> str:
-    return f"f:{int(helpful)}:{article_id}"
-
-
 def parse_press(data: str | None) -> Press | None:
-    """Decode callback data made by this module; None for anything else (old or forged)."""
+    """Decode callback data made by this module; None for anything else (forged)."""
     verb, _, rest = (data or "").partition(":")
-    if verb == "m" and rest.isdigit():
-        return Press("more", rank=int(rest))
+    parts = rest.split(":")
+    card_id = parts[0]
+    ranked = len(parts) >= 2 and bool(card_id) and parts[1].isdigit()
+    if verb in ("n", "s") and ranked and len(parts) == 2:
+        return Press("show" if verb == "n" else "suggestion", card_id, int(parts[1]))
+    if verb == "v" and ranked and len(parts) == 3 and parts[2] in ("0", "1"):
+        return Press("vote", card_id, int(parts[1]), helpful=parts[2] == "1")
+    if verb == "a" and card_id and len(parts) == 1:
+        return Press("again", card_id)
     if verb == "o" and rest:
         return Press("open", article_id=rest)
-    flag, _, article_id = rest.partition(":")
-    if verb == "f" and flag in ("0", "1") and article_id:
-        return Press("feedback", article_id=article_id, helpful=flag == "1")
+    if (verb == "m" and rest.isdigit()) or (verb == "f" and rest[:2] in ("0:", "1:")):
+        return Press("old")
     return None
 
 
@@ -677,24 +751,32 @@ def _headline(headline: str, url: str | None) -> str:
     return f'<a href="{html.escape(safe, quote=True)}">{text}</a>' if safe else text
 
 
+def _about(headline: str, tr: Translator) -> str:
+    """ "about: <headline>…": what a follow-up leaned on."""
+    short = tr.isolate(escape(_short(headline, _ABOUT_CHARS)))
+    return "<i>" + tr.gettext("about: {headline}", headline=short) + "</i>"
+
+
 def _card_keyboard(
-    result: Result, rank: int | None, total: int, tr: Translator
+    result: Result, card_id: str | None, rank: int | None, total: int, tr: Translator
 ) -> InlineKeyboardMarkup | None:
     rows: list[list[InlineKeyboardButton]] = []
-    if rank is not None:
+    if card_id and rank is not None and total > 1:
         paging = []
         if rank > 0:
-            paging.append(_button(tr.gettext("◀ Back"), callback_data=more_data(rank - 1)))
+            back = show_data(card_id, rank - 1)
+            paging.append(_button(tr.gettext("◀ Back"), callback_data=back))
         if rank + 1 < total:
-            paging.append(_button(tr.gettext("More ▶"), callback_data=more_data(rank + 1)))
+            more = show_data(card_id, rank + 1)
+            paging.append(_button(tr.gettext("More ▶"), callback_data=more))
         if paging:
             # right to left, "back" is on the right and "more" on the left
             rows.append(paging[::-1] if tr.rtl else paging)
     safe = _safe_url(result.url)
     if safe:
         rows.append([_button(tr.gettext("Source"), url=safe)])
-    votes = [feedback_data(result.article_id, helpful) for helpful in (True, False)]
-    if all(map(_fits, votes)):
+    if card_id:
+        votes = [vote_data(card_id, rank or 0, helpful) for helpful in (True, False)]
         rows.append([_button("👍", callback_data=votes[0]), _button("👎", callback_data=votes[1])])
     return InlineKeyboardMarkup(rows) if rows else None
 

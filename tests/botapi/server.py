@@ -205,6 +205,12 @@ class Chat:
         """The sender edits their message; returns the id of the `edited_message` update."""
         return self.server._edit_user_message(self, posted, text)
 
+    def delete(self, message: JSON | Posted) -> None:
+        """A user deletes a message: as in Telegram, messages replying to it no longer say so
+        (a button pressed on one arrives without `reply_to_message`)."""
+        target = message.message if isinstance(message, Posted) else message
+        self.server._messages[(self.id, int(target["message_id"]))]["deleted"] = True
+
     def create_topic(self, name: str, *, user: JSON | None = None) -> int:
         """Create a forum topic; returns its message_thread_id."""
         if not self.data.get("is_forum"):
@@ -270,6 +276,7 @@ class BotApiServer:
         )
         self._ids = itertools.count(1001)
         self._callbacks: dict[str, JSON | None] = {}
+        self._queries: dict[str, JSON] = {}  # callback queries as sent, by id
         self._inline: dict[str, JSON | None] = {}
         self._chat_faults: dict[int, list[Fault]] = defaultdict(list)
         self._method_faults: dict[str, list[Fault]] = defaultdict(list)
@@ -472,6 +479,10 @@ class BotApiServer:
         assert answer is not None
         return answer
 
+    def callback_query(self, query_id: str) -> JSON:
+        """The callback query the bot was sent for a `Chat.press`."""
+        return copy.deepcopy(self._queries[query_id])
+
     async def wait_for_inline_answer(
         self,
         query_id: str,
@@ -609,21 +620,29 @@ class BotApiServer:
             raise LookupError(f"button {button!r} has no callback_data: {candidate}")
         query_id = str(next(self._ids) * 104_729)
         self._callbacks[query_id] = None
-        pressed = copy.deepcopy(stored)
+        pressed = self._as_seen(chat, stored)
         if question_deleted:
             pressed.pop("reply_to_message", None)
-        self._push(
-            {
-                "callback_query": {
-                    "id": query_id,
-                    "from": user,
-                    "message": pressed,
-                    "chat_instance": str(abs(chat.id) * 31),
-                    "data": candidate["callback_data"],
-                }
-            }
-        )
+        self._queries[query_id] = {
+            "id": query_id,
+            "from": user,
+            "message": pressed,
+            "chat_instance": str(abs(chat.id) * 31),
+            "data": candidate["callback_data"],
+        }
+        self._push({"callback_query": copy.deepcopy(self._queries[query_id])})
         return query_id
+
+    def _as_seen(self, chat: Chat, stored: JSON) -> JSON:
+        """A stored message as Telegram sends it now: no `reply_to_message` once the message
+        it replied to was deleted, and the replied-to message as it is now otherwise."""
+        message = copy.deepcopy(stored)
+        replied = message.pop("reply_to_message", None)
+        if replied is not None:
+            target = self._messages.get((chat.id, int(replied["message_id"])))
+            if target is not None and not target.get("deleted"):
+                message["reply_to_message"] = _shallow(target)
+        return message
 
     def _create_topic(self, chat: Chat, user: JSON, name: str) -> int:
         message_id = self._next_message_id(chat.id)
@@ -914,7 +933,7 @@ class BotApiServer:
         if reply.get("chat_id") is not None:
             target_chat = self._chat({"chat_id": reply["chat_id"]}).id
         target = self._messages.get((target_chat, int(reply["message_id"])))
-        if target is None:
+        if target is None or target.get("deleted"):
             if reply.get("allow_sending_without_reply"):
                 return None
             raise bad_request("message to be replied not found")

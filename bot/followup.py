@@ -1,0 +1,67 @@
+"""Follow-up questions: whether a question leans on the one before it (pure, no I/O).
+
+"and in Syria?", "who else was there?", "when?" mean little alone: they lean on the answer
+the user just got. A question that names what it is about ("Who visited Iraq?", "Al-Hol
+camp") stands on its own, and is left exactly as asked.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from bot import text
+
+# A follow-up is short; a longer question says enough on its own.
+MAX_WORDS = 8
+# Openers that continue the conversation: "and in Syria?", "what about Turkey?".
+OPENERS = frozenset({"and", "but", "also", "so", "then", "plus"})
+OPENING_PAIRS = frozenset({("what", "about"), ("how", "about"), ("why", "not")})
+# Words that point back at something said before.
+POINTERS = frozenset(
+    """
+    he him his she her hers it its they them their theirs this that these those
+    else other others same another former latter there
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
+QUESTION_WORDS = frozenset({"who", "whom", "whose", "what", "when", "where", "why", "how", "which"})
+# "there" after or before these is existential ("are there troops?"), not a place.
+_WORD = re.compile(r"[^\W_]+")
+_CLITIC = re.compile(r"'(?:s|re|ve|ll|d)\b")
+_BE = frozenset({"is", "are", "was", "were", "be", "been", "will", "has", "have", "had"})
+
+
+def leans_on_previous(question: str) -> bool:
+    """Whether `question` leans on the previous one: at most MAX_WORDS words, and it opens
+    with "and"/"what about"…, points back ("he", "there", "else"…), or is a question word
+    with at most one word of its own ("when?", "how many died?")."""
+    words = _plain_words(question)
+    if not words or len(words) > MAX_WORDS:
+        return False
+    if words[0] in OPENERS or tuple(words[:2]) in OPENING_PAIRS:
+        return True
+    if any(_points_back(words, i) for i in range(len(words))):
+        return True
+    own = [w for w in words if w not in QUESTION_WORDS and not text.is_stopword(w)]
+    return words[0] in QUESTION_WORDS and len(own) <= 1
+
+
+def within(previous: datetime, now: datetime, window: timedelta) -> bool:
+    """Whether a question at `now` is close enough to a card of `previous` to lean on it."""
+    return timedelta(0) <= now - previous <= window
+
+
+def _plain_words(question: str) -> list[str]:
+    """Lower-case words as written (no stemming, no demonym folding); "who's" -> "who"."""
+    return _WORD.findall(_CLITIC.sub("", text.normalize(question)))
+
+
+def _points_back(words: list[str], i: int) -> bool:
+    word = words[i]
+    if word not in POINTERS:
+        return False
+    if word != "there":
+        return True
+    before = words[i - 1] if i else ""
+    after = words[i + 1] if i + 1 < len(words) else ""
+    return before not in _BE and after not in _BE

@@ -1,0 +1,58 @@
+"""Follow-up detection: which questions lean on the one before (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.followup import leans_on_previous, within
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "and in Syria?",
+        "And Turkey?",
+        "who else was there?",
+        "when?",
+        "Why?",
+        "how many died?",
+        "what about Lebanon?",
+        "What did he say?",
+        "where is it?",
+        "who's she?",
+        "but why now?",
+        "and the other camp?",
+    ],
+)
+def test_short_questions_that_point_back_lean_on_the_previous_one(question: str) -> None:
+    assert leans_on_previous(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who visited Iraq?",
+        "Al-Hol camp",
+        "Iraq football",
+        "How many US troops are in Iraq?",
+        "Are there US troops in Iraq?",  # "there" is existential, not a place
+        "Is there a ceasefire in Gaza?",
+        "Grindavik volcano lava",
+        "Which wildly popular show was recently green lit for a new season and what is it?",
+        "and " + "word " * 10,  # too long to be a follow-up
+        "",
+        "🙂",
+    ],
+)
+def test_questions_that_stand_alone_do_not(question: str) -> None:
+    assert not leans_on_previous(question)
+
+
+def test_within_the_window_only_after_the_previous_card() -> None:
+    then = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    window = timedelta(minutes=10)
+    assert within(then, then + timedelta(minutes=10), window)
+    assert not within(then, then + timedelta(minutes=10, seconds=1), window)
+    assert not within(then, then - timedelta(seconds=1), window)  # a clock that went back
