@@ -166,3 +166,12 @@ def test_the_catalogues_ship_inside_the_package() -> None:
     for language in ("en", "ar"):
         assert (package / "locales" / language / "LC_MESSAGES" / "messages.po").is_file()
     assert package / "locales" == i18n.LOCALES
+
+
+def test_the_expiry_notice_counts_its_days_in_arabic() -> None:
+    ar = i18n.translator("ar")
+    assert "أكثر من يومين فانتهت" in render.expired_notice(2, tr=ar)
+    assert "أكثر من 7 أيام فانتهت" in render.expired_notice(7, tr=ar)
+    assert "أكثر من 30 يوماً فانتهت" in render.expired_notice(30, tr=ar)
+    assert "more than 1 day old" in render.expired_notice(1)
+    assert "more than 30 days old" in render.expired_notice(30)

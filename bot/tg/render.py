@@ -511,10 +511,12 @@ def expired(card_id: str, keep_days: int, *, tr: Translator = ENGLISH) -> Reply:
 
 def expired_notice(keep_days: int, *, tr: Translator = ENGLISH) -> str:
     """The plain-text notice for a press on an expired card (a callback answer)."""
-    return tr.gettext(
-        "Sorry, this answer is more than {days} days old and has expired. "
+    return tr.ngettext(
+        "Sorry, this answer is more than {count} day old and has expired. "
         "Tap “Ask again” for today’s news.",
-        days=tr.number(keep_days),
+        "Sorry, this answer is more than {count} days old and has expired. "
+        "Tap “Ask again” for today’s news.",
+        keep_days,
     )
 
 
