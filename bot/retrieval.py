@@ -64,8 +64,9 @@ LONG_WORD = 7
 MAX_EDITS = 2
 # Follow-ups (see bot.followup): the earlier question's terms count at CONTEXT_WEIGHT of
 # their BM25 weight, and the article its card showed gains CONTEXT_BOOST, so "and when?"
-# stays with that story while "and in Syria?" may move to another one about Syria. Tuned on
-# the dev half of benchmarks/followups.jsonl (benchmarks/bench_followups.py).
+# stays with that story while "and in Syria?" may move to another one about Syria. On the
+# dev half of benchmarks/followups.jsonl (bench_followups.py --grid) weights 0.3-1.0 and
+# boosts 0-8 all score within one exchange of each other; the middle of that plateau is kept.
 CONTEXT_WEIGHT = 0.5
 CONTEXT_BOOST = 4.0
 _DAY = 86_400.0
