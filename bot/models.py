@@ -222,3 +222,15 @@ class Card(BaseModel):
     def expired(self, now: datetime, keep_days: int) -> bool:
         """Whether the card is older than `keep_days` at `now`."""
         return now - self.asked_at > timedelta(days=keep_days)
+
+
+class Follow(BaseModel):
+    """A topic a chat follows: its stories lead the digest; with `alert`, each new one is
+    also sent as it arrives. `since` is when the chat started following it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chat_id: int
+    topic: str
+    alert: bool = False
+    since: datetime | None = None

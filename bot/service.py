@@ -18,6 +18,7 @@ import httpx
 from bot.answer import card
 from bot.digest import Digest, compose_stories, pick_stories
 from bot.errors import SourceError
+from bot.follows import FollowDesk
 from bot.languages import LanguageDesk
 from bot.models import (
     Answer,
@@ -46,6 +47,9 @@ log = logging.getLogger(__name__)
 # covers a whole ingest.
 INGEST_BATCH = 500
 T = TypeVar("T")
+
+# A followed topic is looked for among this many best articles for it.
+TOPIC_HITS = 200
 
 # A digest looks at this many times its size of the newest unsent articles for its stories.
 DIGEST_CANDIDATES = 10
@@ -124,6 +128,7 @@ class NewsDesk:
         self.retriever = retriever
         self.digests = DigestDesk(self)
         self.languages = LanguageDesk(store)
+        self.follows = FollowDesk(self)
         # The index is not thread-safe; feed refreshes write it from worker threads while
         # the bot searches it on the event loop.
         self._index_lock = threading.RLock()
@@ -344,6 +349,15 @@ class NewsDesk:
         results = self._spread(self._results(search.hits, search))
         return Answer(question=question, found=search.found and bool(results), results=results)
 
+    def topic_articles(self, topic: str, limit: int = TOPIC_HITS) -> list[str]:
+        """The articles `topic`, asked as a question, finds with an answer's confidence
+        (FOUND_THRESHOLD), best first; none for an empty topic."""
+        cleaned = clean_question(topic)
+        if not cleaned:
+            return []
+        hits = self._search(cleaned, as_of=None, limit=limit).hits
+        return [hit.article_id for hit in hits if hit.score >= FOUND_THRESHOLD]
+
     def _spread(self, results: list[Result]) -> list[Result]:
         """No two results of one story in a row (a light reorder; the ranking is retrieval's)."""
         story_of = self.store.stories_of([result.article_id for result in results])
@@ -536,6 +550,8 @@ class DigestDesk:
             if article.id not in story_of
         ]
         sent = self._store.sent_among(chat_id, [row.article_id for row in rows])
+        if topics is None:
+            topics = self._desk.follows.story_topics(chat_id, {row.story_id for row in rows})
         picks = pick_stories(rows, sent, topics)[:size]
         articles = self._store.get_many([pick.lead.article_id for pick in picks])
         return compose_stories(chat_id, day, picks, articles)

@@ -84,6 +84,25 @@ class FollowUpSettings(BaseModel):
     )
 
 
+class FollowSettings(BaseModel):
+    """Followed topics (/follow): caps, so one chat cannot grow without bound."""
+
+    max_topics: int = Field(default=50, ge=1, le=500, description="Topics one chat may follow.")
+    max_topic_chars: int = Field(default=100, ge=10, le=500)
+
+
+class AlertSettings(BaseModel):
+    """Alerts of followed topics (/follow TOPIC --alert)."""
+
+    max_per_day: int = Field(default=3, ge=0, description="Alerts one chat gets a local day.")
+    quiet_hours: str = Field(
+        default="22:00-07:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$",
+        description="Local HH:MM-HH:MM when no alert is sent (equal ends: never quiet).",
+    )
+    claim_lease_seconds: float = Field(default=60.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Everything a user may change. Tests construct it directly."""
 
@@ -115,6 +134,8 @@ class Settings(BaseSettings):
     digest: DigestSettings = Field(default_factory=DigestSettings)
     cards: CardSettings = Field(default_factory=CardSettings)
     followup: FollowUpSettings = Field(default_factory=FollowUpSettings)
+    follows: FollowSettings = Field(default_factory=FollowSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     feeds: list[FeedSettings] = Field(default_factory=list)
     feed_refresh_minutes: int = Field(default=15, ge=1)
     feed_timeout: float = Field(default=20.0, gt=0, description="Seconds per feed request.")

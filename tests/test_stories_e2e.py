@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings
+from bot.tg import push
 from tests.botapi import BotApiServer
-from tests.test_push_e2e import DIGEST, Clock, command, running, utc
+from tests.test_push_e2e import DIGEST, Clock, command, desk_of, running, utc
 
 EVENTS = Path(__file__).parent / "fixtures" / "stories" / "events.jsonl"
+BACKGROUND = EVENTS.with_name("background.jsonl")
+TOPIC = "Kesselbach dam Lindau valley"
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +33,7 @@ def with_events(settings: Settings, tmp_path: Path) -> Settings:
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     shutil.copy(EVENTS, seeds / "events.jsonl")
+    shutil.copy(BACKGROUND, seeds / "background.jsonl")  # other news of February
     settings.seeds = seeds
     return settings
 
@@ -54,3 +58,66 @@ async def test_three_outlets_one_event_is_one_digest_entry_with_also_in(
     links = [e["url"] for e in digest["entities"] if e["type"] == "text_link"]
     assert "https://harborpost.example/dam" in links
     assert "https://valleyherald.example/news/kesselbach" not in links
+
+
+async def test_follow_list_alert_once_and_unfollow(
+    botapi: BotApiServer, with_events: Settings, clock: Clock
+) -> None:
+    chat = botapi.private_chat(botapi.user("Ali"))
+    clock.set(utc(2025, 3, 3, 16, 0))  # the afternoon of the dam burst
+    async with running(with_events, clock) as app:
+        reply = await command(botapi, chat, f"/follow {TOPIC} --alert")
+        assert f"Following {TOPIC}" in reply and "at most 3 a day" in reply
+        assert "22:00-07:00" in reply
+        assert f"{TOPIC} · alerts on" in await command(botapi, chat, "/following")
+        # a topic of 2,000 characters: one clear line, and nothing stored
+        reply = await command(botapi, chat, "/follow " + "flood " * 333)
+        assert "too long: at most 100 characters" in reply
+        assert await command(botapi, chat, "/follow") == (
+            "Follow a topic: /follow Iraq elections. Add --alert to also get each new story "
+            "on it as it comes in."
+        )
+
+        desk = desk_of(app)
+        assert await push.send_alerts(app.bot, desk, clock()) == {"sent": 1}
+        (alert,) = await botapi.wait_for_messages(chat.id)
+        assert alert["text"].startswith(f"New on {TOPIC}\nKesselbach dam bursts")
+        assert "also in: Valley Herald, Wire Daily" in alert["text"]
+        # exactly once: the next checks find nothing to send
+        assert await push.send_alerts(app.bot, desk, clock()) == {}
+        assert await push.send_alerts(app.bot, desk, clock()) == {}
+
+        reply = await command(botapi, chat, f"/unfollow {TOPIC.upper()}")
+        assert reply == f"No longer following {TOPIC.upper()}."
+        assert "does not follow" in await command(botapi, chat, f"/unfollow {TOPIC}")
+        assert "follows no topics" in await command(botapi, chat, "/following")
+    assert sum(1 for m in botapi.sent(chat.id) if m["text"].startswith("New on")) == 1
+
+
+async def test_alerts_wait_out_quiet_hours(
+    botapi: BotApiServer, with_events: Settings, clock: Clock
+) -> None:
+    chat = botapi.private_chat(botapi.user("Ali"))
+    clock.set(utc(2025, 3, 3, 22, 30))  # after 22:00 UTC, the chat's quiet hours
+    async with running(with_events, clock) as app:
+        await command(botapi, chat, f"/follow {TOPIC} --alert")
+        desk = desk_of(app)
+        assert await push.send_alerts(app.bot, desk, clock()) == {}
+        clock.set(utc(2025, 3, 4, 7, 5))  # quiet hours over, the story still fresh
+        assert await push.send_alerts(app.bot, desk, clock()) == {"sent": 1}
+        (alert,) = await botapi.wait_for_messages(chat.id)
+        assert alert["text"].startswith(f"New on {TOPIC}")
+
+
+async def test_only_group_admins_change_followed_topics(
+    botapi: BotApiServer, with_events: Settings, clock: Clock
+) -> None:
+    admin, member = botapi.user("Alice"), botapi.user("Bob")
+    group = botapi.group("Readers", [admin, member], supergroup=True)
+    group.promote(admin)
+    async with running(with_events, clock):
+        refused = "Only this group’s admins can change the topics it follows."
+        assert await command(botapi, group, f"/follow {TOPIC}", user=member) == refused
+        assert "Following" in await command(botapi, group, f"/follow {TOPIC}", user=admin)
+        assert await command(botapi, group, f"/unfollow {TOPIC}", user=member) == refused
+        assert TOPIC in await command(botapi, group, "/following", user=member)

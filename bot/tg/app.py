@@ -188,6 +188,9 @@ def _add_handlers(application: NewsApp) -> None:
             CommandHandler("subscribe", handlers.subscribe, filters=message),
             CommandHandler("unsubscribe", handlers.unsubscribe, filters=message),
             CommandHandler("settings", handlers.digest_settings, filters=message),
+            CommandHandler("follow", handlers.follow, filters=message),
+            CommandHandler("unfollow", handlers.unfollow, filters=message),
+            CommandHandler("following", handlers.following, filters=message),
             CommandHandler("language", handlers.language, filters=message),
             CommandHandler("feeds", handlers.feeds, filters=message),
             MessageHandler(private & filters.COMMAND, handlers.help_),  # unknown commands

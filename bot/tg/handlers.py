@@ -14,6 +14,7 @@ from telegram.ext import filters
 
 from bot import i18n
 from bot.cards import CardExpired
+from bot.follows import TopicError
 from bot.i18n import Translator
 from bot.models import Card
 from bot.schedule import ScheduleError
@@ -112,6 +113,44 @@ async def unsubscribe(update: Update, context: NewsContext) -> None:
     was_active = context.desk.digests.unsubscribe(chat.id)
     jobs.cancel_digest(context.app, chat.id)
     await _reply(update, render.unsubscribed(was_active, tr=tr))
+
+
+async def follow(update: Update, context: NewsContext) -> None:
+    """/follow TOPIC [--alert]: stories on TOPIC lead the digest; --alert also sends them."""
+    chat, tr = update.effective_chat, _tr(update, context)
+    if chat is None or not await _may_configure(update, context):
+        await _reply(update, render.admins_only_follow(tr=tr))
+        return
+    words = _command_argument(update.effective_message).split()
+    topic = " ".join(word for word in words if word.lower() != "--alert")
+    try:
+        followed = context.desk.follows.follow(
+            chat.id, topic, alert=len(words) > len(topic.split()), now=context.bot_data.clock()
+        )
+    except TopicError as exc:
+        await _reply(update, render.topic_error(exc, tr=tr))
+        return
+    await _reply(update, render.followed(followed, context.desk.settings.alerts, tr=tr))
+
+
+async def unfollow(update: Update, context: NewsContext) -> None:
+    """/unfollow TOPIC: stop following it."""
+    chat, tr = update.effective_chat, _tr(update, context)
+    if chat is None or not await _may_configure(update, context):
+        await _reply(update, render.admins_only_follow(tr=tr))
+        return
+    topic = _command_argument(update.effective_message)
+    found = bool(topic) and context.desk.follows.unfollow(chat.id, topic)
+    await _reply(update, render.unfollowed(topic, found, tr=tr))
+
+
+async def following(update: Update, context: NewsContext) -> None:
+    """/following: the chat's topics."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    follows = context.desk.follows.following(chat.id)
+    await _reply(update, render.following(follows, tr=_tr(update, context)))
 
 
 async def digest_settings(update: Update, context: NewsContext) -> None:

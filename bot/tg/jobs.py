@@ -201,16 +201,22 @@ async def _feed_job(context: NewsContext) -> None:
     job = context.job
     if job is None or not isinstance(job.data, FeedSettings):
         return
-    await refresh_feed(context.desk, job.data)
+    if await refresh_feed(context.desk, job.data):
+        # followed topics with alerts hear of a new story as soon as it is in
+        await push.send_alerts(context.bot, context.desk, context.bot_data.clock())
 
 
-async def refresh_feed(desk: NewsDesk, feed: FeedSettings) -> None:
-    """Fetch and ingest one feed off the event loop; one log line with how it went."""
+async def refresh_feed(desk: NewsDesk, feed: FeedSettings) -> bool:
+    """Fetch and ingest one feed off the event loop; one log line with how it went.
+
+    Returns:
+        Whether any article was added or changed.
+    """
     try:
         report = await asyncio.to_thread(desk.ingest_feed, feed.url, name=feed.name)
     except Exception:  # a bug in one feed's parsing must not kill its future refreshes
         log.exception("feed %s: refresh crashed", feed.url)
-        return
+        return False
     log.info(
         "feed %s: added %d, updated %d, failed %d%s",
         feed.url,
@@ -219,6 +225,7 @@ async def refresh_feed(desk: NewsDesk, feed: FeedSettings) -> None:
         report.failed,
         f" ({report.problems[0].reason})" if report.problems else "",
     )
+    return bool(report.added or report.updated)
 
 
 # ---------------------------------------------------------------------------------- retention

@@ -165,6 +165,39 @@ async def _send_claimed(bot: Bot, desk: NewsDesk, digest: Digest, on_move: Moved
     return FAILED
 
 
+async def send_alerts(bot: Bot, desk: NewsDesk, now: datetime) -> dict[str, int]:
+    """Send every due topic alert (see bot.follows): claim, send, record, exactly once per
+    (chat, story). One chat's failure never stops the others; a failed alert is tried
+    again at the next check.
+
+    Returns:
+        How many alerts ended each way (SENT, TAKEN, GONE, FAILED).
+    """
+    counts: Counter[str] = Counter()
+    follows = desk.follows
+    for alert in await asyncio.to_thread(follows.due_alerts, now):
+        if not follows.claim(alert, now):
+            counts[TAKEN] += 1
+            continue
+        reply = render.alert(alert, tr=translator(desk.languages.language(alert.chat_id)))
+        try:
+            await send(bot, alert.chat_id, reply)
+        except Forbidden as exc:
+            follows.chat_gone(alert, str(exc))
+            counts[GONE] += 1
+            continue
+        except TelegramError as exc:
+            log.warning("chat %d: alert of story %d failed: %s", alert.chat_id, alert.story_id, exc)
+            follows.failed(alert, str(exc))
+            counts[FAILED] += 1
+            continue
+        follows.sent(alert)
+        counts[SENT] += 1
+    if counts:
+        log.info("alerts: %s", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return dict(counts)
+
+
 async def send(bot: Bot, chat_id: int, reply: render.Reply) -> list[int]:
     """Send `reply` in as many messages as Telegram's length limit needs; their ids.
 

@@ -35,10 +35,11 @@ from telegram import (
 from telegram.constants import InlineKeyboardButtonLimit, MessageLimit, ParseMode
 
 from bot.digest import Digest
+from bot.follows import Alert, TopicError
 from bot.i18n import ENGLISH, Translator, languages, paragraph, translator
-from bot.models import Answer, Article, Card, FeedStatus, Result, Subscription
+from bot.models import Answer, Article, Card, FeedStatus, Follow, Result, Subscription
 from bot.schedule import ScheduleError
-from bot.settings import FeedSettings
+from bot.settings import AlertSettings, FeedSettings
 
 MAX_MESSAGE = int(MessageLimit.MAX_TEXT_LENGTH)  # 4096 UTF-16 code units, after parsing
 MAX_CALLBACK_DATA = int(InlineKeyboardButtonLimit.MAX_CALLBACK_DATA)  # 64 bytes
@@ -68,6 +69,8 @@ _COMMANDS = [
     ("subscribe", N_("Daily digest: /subscribe 07:30 Asia/Baghdad")),
     ("unsubscribe", N_("Stop the daily digest")),
     ("settings", N_("Your digest time, timezone and status")),
+    ("follow", N_("Follow a topic: /follow Iraq elections")),
+    ("following", N_("Topics this chat follows")),
     ("language", N_("The bot's language in this chat: /language ar")),
     ("help", N_("How to use this bot")),
     ("start", N_("Say hello")),
@@ -334,6 +337,100 @@ def schedule_error(error: ScheduleError | str, *, tr: Translator = ENGLISH) -> R
             "or <code>/subscribe 18:00</code>."
         )
     )
+
+
+# ---------------------------------------------------------------------------------- follows
+
+
+def followed(follow: Follow, alerts: AlertSettings, *, tr: Translator = ENGLISH) -> Reply:
+    """The reply to /follow: what following does, and the alert terms when asked for."""
+    topic = tr.isolate(escape(follow.topic))
+    lines = [
+        tr.gettext("Following <b>{topic}</b>: its stories come first in your digest.", topic=topic)
+    ]
+    if follow.alert:
+        lines.append(
+            tr.gettext(
+                "New stories on it are also sent as they come in: at most {count} a day, "
+                "none between {quiet}.",
+                count=tr.number(alerts.max_per_day),
+                quiet=tr.isolate(alerts.quiet_hours),
+            )
+        )
+    return Reply("\n".join(lines))
+
+
+def topic_error(error: TopicError, *, tr: Translator = ENGLISH) -> Reply:
+    """A topic that cannot be followed: usage, too long, or too many."""
+    if error.kind == "long":
+        return Reply(
+            tr.gettext(
+                "That topic is too long: at most {limit} characters. Try a few key words.",
+                limit=tr.number(error.limit),
+            )
+        )
+    if error.kind == "many":
+        return Reply(
+            tr.gettext(
+                "This chat already follows {limit} topics, the most it may. /unfollow one first.",
+                limit=tr.number(error.limit),
+            )
+        )
+    return Reply(
+        tr.gettext(
+            "Follow a topic: <code>/follow Iraq elections</code>. Add <code>--alert</code> "
+            "to also get each new story on it as it comes in."
+        )
+    )
+
+
+def unfollowed(topic: str, found: bool, *, tr: Translator = ENGLISH) -> Reply:
+    shown = tr.isolate(escape(_short(_clean(topic), 100)))
+    if not topic.strip():
+        return Reply(tr.gettext("Say which topic: <code>/unfollow Iraq elections</code>."))
+    if found:
+        return Reply(tr.gettext("No longer following <b>{topic}</b>.", topic=shown))
+    return Reply(
+        tr.gettext(
+            "This chat does not follow <b>{topic}</b>. /following lists its topics.", topic=shown
+        )
+    )
+
+
+def following(follows: Sequence[Follow], *, tr: Translator = ENGLISH) -> Reply:
+    """/following: the chat's topics, those with alerts marked."""
+    if not follows:
+        return Reply(
+            tr.gettext(
+                "This chat follows no topics. Start with <code>/follow Iraq elections</code>."
+            )
+        )
+    lines = [tr.gettext("<b>Topics this chat follows</b>")]
+    for follow in follows:
+        line = "• " + tr.isolate(escape(follow.topic))
+        if follow.alert:
+            line += " · <i>" + tr.gettext("alerts on") + "</i>"
+        lines.append(line)
+    return Reply("\n".join(lines))
+
+
+def alert(value: Alert, *, tr: Translator = ENGLISH) -> Reply:
+    """One story sent as it came in, for the followed topic that found it."""
+    lines = [
+        tr.gettext("New on <b>{topic}</b>", topic=tr.isolate(escape(_short(value.topic, 60)))),
+        _headline(value.headline, value.url),
+    ]
+    summary = _short(_clean(value.summary), _DIGEST_SUMMARY_CHARS)
+    if summary:
+        lines.append(paragraph(escape(summary)))
+    if value.also_in:
+        sources = ", ".join(escape(_clean(source)) for source in value.also_in)
+        lines.append("<i>" + tr.gettext("also in: {sources}", sources=sources) + "</i>")
+    return Reply("\n".join(lines))
+
+
+def admins_only_follow(*, tr: Translator = ENGLISH) -> Reply:
+    return Reply(tr.gettext("Only this group’s admins can change the topics it follows."))
 
 
 def admins_only(*, tr: Translator = ENGLISH) -> Reply:
