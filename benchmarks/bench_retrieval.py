@@ -24,7 +24,6 @@ import json
 import multiprocessing
 import random
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -46,6 +45,7 @@ from bot.models import Article, Hit  # noqa: E402
 from bot.parsing import article_from_json  # noqa: E402
 from bot.passages import split_passages  # noqa: E402
 from bot.retrieval import FOUND_THRESHOLD, Retriever  # noqa: E402
+from bot.sources.files import load_path  # noqa: E402
 
 TYPO_RATE = 0.2
 TYPO_SEED = 7
@@ -305,49 +305,102 @@ def top_confidence(retriever: Retriever, text: str, as_of: datetime | None) -> f
     return hits[0].score if hits else 0.0
 
 
-def calibration(index_dir: Path, articles: list[Article], questions: list[Question]) -> str:
-    """Confidence of the top hit on answerable vs unanswerable questions; threshold sweep.
+THRESHOLDS = [0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60]
+CHAT = ROOT / "benchmarks" / "data" / "chat_questions.jsonl"
 
-    Answerable: dev questions whose top hit is the gold article, on the full store and on
-    small stores (the gold plus 30 random articles). Unanswerable: off-topic questions on
-    the full store, and dev questions on small stores of 31 random articles without the gold.
-    """
+
+@dataclass
+class Confidences:
+    """Top-hit confidences of questions that should be found and of ones that should not."""
+
+    answerable: dict[str, list[float]] = field(default_factory=dict)
+    unanswerable: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, answerable: bool, group: str, value: float) -> None:
+        bucket = self.answerable if answerable else self.unanswerable
+        bucket.setdefault(group, []).append(value)
+
+
+def load_chat(path: Path) -> list[tuple[str, str | None, datetime | None]]:
+    """The chat-style questions: (question, gold id or None for off-topic, as_of or None)."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        day = item.get("as_of")
+        as_of = datetime.combine(date.fromisoformat(day), clock.max, tzinfo=UTC) if day else None
+        rows.append((item["question"], item.get("gold_id"), as_of))
+    return rows
+
+
+def confidences(
+    articles: list[Article],
+    seeds: list[Article],
+    questions: list[Question],
+    chat: list[tuple[str, str | None, datetime | None]],
+) -> Confidences:
+    """Answerable: dev and chat questions whose top hit is right, on the mixed store (newsqa
+    and seeds), on small stores (the gold plus 30 random articles) and, for the seeds' own
+    questions, on the seeds alone. Unanswerable: off-topic questions (OFF_TOPIC and the chat
+    set's) on the mixed store and on the seeds alone, and dev and chat questions on small
+    stores of random articles without their gold."""
     rng = random.Random(11)
-    full = Retriever.open(index_dir)
-    positives: list[float] = []
-    negatives: list[float] = []
-    for question in questions:
-        hits = full.search(question.text, as_of=question.as_of, limit=1).hits
-        if hits and hits[0].article_id == question.gold_id:
-            positives.append(hits[0].score)
-    for text in OFF_TOPIC:
-        for question in questions[::12]:
-            negatives.append(top_confidence(full, text, question.as_of))
-    by_id = {article.id: article for article in articles}
-    for question in questions:
-        others = [a for a in rng.sample(articles, 32) if a.id != question.gold_id][:30]
+    found = Confidences()
+    mixed, alone = Retriever(), Retriever()
+    mixed.add([*articles, *seeds])
+    alone.add(seeds)
+    seed_ids = {article.id for article in seeds}
+    asked = [(q.text, q.gold_id, q.as_of, "dev") for q in questions]
+    asked += [(text, gold, as_of, "chat") for text, gold, as_of in chat if gold]
+    for text, gold, as_of, group in asked:
+        hits = mixed.search(text, as_of=as_of, limit=1).hits
+        if hits and hits[0].article_id == gold:
+            found.add(True, f"{group}, mixed store", hits[0].score)
+        if gold in seed_ids:
+            hits = alone.search(text, as_of=as_of, limit=1).hits
+            if hits and hits[0].article_id == gold:
+                found.add(True, f"{group}, seeds alone", hits[0].score)
+    off_topic = [(text, q.as_of, "off-topic") for text in OFF_TOPIC for q in questions[::24]]
+    off_topic += [(text, None, "chat off-topic") for text, gold, _ in chat if not gold]
+    for text, as_of, group in off_topic:
+        found.add(False, f"{group}, mixed store", top_confidence(mixed, text, as_of))
+        found.add(False, f"{group}, seeds alone", top_confidence(alone, text, as_of))
+    by_id = {article.id: article for article in [*articles, *seeds]}
+    for text, gold, as_of, group in asked:
+        others = [a for a in rng.sample(articles, 32) if a.id != gold][:30]
         small = Retriever()
-        small.add([*others, by_id[question.gold_id]])
-        hits = small.search(question.text, as_of=question.as_of, limit=1).hits
-        if hits and hits[0].article_id == question.gold_id:
-            positives.append(hits[0].score)
+        small.add([*others, by_id[gold]])
+        hits = small.search(text, as_of=as_of, limit=1).hits
+        if hits and hits[0].article_id == gold:
+            found.add(True, f"{group}, small stores", hits[0].score)
         empty = Retriever()
-        empty.add([*others, *[a for a in rng.sample(articles, 2) if a.id != question.gold_id]])
-        negatives.append(top_confidence(empty, question.text, question.as_of))
-    rows = ["| threshold | answerable found | unanswerable found | balanced accuracy |"]
-    rows.append("|---|---|---|---|")
-    best = (0.0, 0.0)
-    for threshold in np.arange(0.30, 0.651, 0.05):
-        tpr = float(np.mean(np.array(positives) >= threshold))
-        fpr = float(np.mean(np.array(negatives) >= threshold))
-        balanced = (tpr + 1 - fpr) / 2
-        best = max(best, (balanced, float(threshold)))
-        rows.append(f"| {threshold:.2f} | {tpr:.3f} | {fpr:.3f} | {balanced:.3f} |")
+        empty.add([*others, *[a for a in rng.sample(articles, 2) if a.id != gold]])
+        found.add(False, f"{group}, small stores", top_confidence(empty, text, as_of))
+    return found
+
+
+def calibration(found: Confidences) -> str:
+    """Threshold sweep: share found of each group; balanced accuracy over all."""
+    groups = [("+", name, values) for name, values in found.answerable.items()]
+    groups += [("-", name, values) for name, values in found.unanswerable.items()]
+    rows = ["| group | n | " + " | ".join(f"{t:.2f}" for t in THRESHOLDS) + " |"]
+    rows.append("|---|--:|" + "--:|" * len(THRESHOLDS))
+    for sign, name, values in groups:
+        shares = [float(np.mean(np.array(values) >= t)) for t in THRESHOLDS]
+        label = ("found: " if sign == "+" else "refused wrongly: ") + name
+        rows.append(f"| {label} | {len(values)} | " + " | ".join(f"{x:.2f}" for x in shares) + " |")
+    positives = np.array([v for values in found.answerable.values() for v in values])
+    negatives = np.array([v for values in found.unanswerable.values() for v in values])
+    balanced = [
+        (float(np.mean(positives >= t)) + 1 - float(np.mean(negatives >= t))) / 2
+        for t in THRESHOLDS
+    ]
+    rows.append("| **balanced accuracy (all)** | | " + " | ".join(f"{b:.3f}" for b in balanced))
+    best = THRESHOLDS[int(np.argmax(balanced))]
     rows.append("")
     rows.append(
-        f"answerable n={len(positives)} (median {statistics.median(positives):.2f}), "
-        f"unanswerable n={len(negatives)} (median {statistics.median(negatives):.2f}); "
-        f"best balanced accuracy at {best[1]:.2f}; FOUND_THRESHOLD in code = {FOUND_THRESHOLD}"
+        f"answerable n={len(positives)}, unanswerable n={len(negatives)}; best balanced "
+        f"accuracy at {best:.2f}; FOUND_THRESHOLD in code = {FOUND_THRESHOLD}. Rows of "
+        "unanswerable questions give the share wrongly found."
     )
     return "\n".join(rows)
 
@@ -465,7 +518,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print()
             print("## Calibration of found (confidence of the top hit)")
             print()
-            print(calibration(index_dir, articles, questions))
+            seeds = list(load_path(ROOT / "seeds"))
+            print(calibration(confidences(articles, seeds, questions, load_chat(CHAT))))
     return 0
 
 
