@@ -39,6 +39,9 @@ _FOLDS = str.maketrans(
 )
 # The definite article with the particles that fuse to it, longest first.
 _ARTICLES = ("وبال", "وكال", "وال", "بال", "كال", "فال", "ولل", "لل", "ال")
+# Words that only look like article + noun: "الله" is not "ال" + "له".
+_KEEP_WHOLE = frozenset({"الله", "بالله", "والله", "لله"})
+_FEMININE_PLURAL = "ات"
 # Conjunction attached to a stopword ("وفي", "ومن") is still a stopword.
 _CONJUNCTION = "و"
 
@@ -80,19 +83,32 @@ def strip_article(word: str) -> str:
     Snowball's Arabic stemmer leaves them on short and compound forms ("الكرة" -> "الكر",
     "والكتاب" unchanged), so "الكرة" would not meet "كرة"; a stem of two letters is kept.
     """
+    if word in _KEEP_WHOLE:
+        return word
     for prefix in _ARTICLES:
         if word.startswith(prefix) and len(word) - len(prefix) >= 2:
             return word[len(prefix) :]
     return word
 
 
+def _light_stem(word: str) -> str:
+    """Article and sound feminine plural off: Snowball takes only the "ت" of "ات".
+
+    ("محطات" -> "محطا", yet "محطة" -> "محط"); a stem of three letters is kept.
+    """
+    word = strip_article(word)
+    if word.endswith(_FEMININE_PLURAL) and len(word) >= 5:
+        return word[:-2]
+    return word
+
+
 def stem(word: str) -> str:
-    """The stem of one normalised Arabic word: article stripped, then Snowball Arabic."""
-    result: str = _stemmer().stemWord(strip_article(word))
+    """The stem of one normalised Arabic word: article and "ات" stripped, then Snowball Arabic."""
+    result: str = _stemmer().stemWord(_light_stem(word))
     return result
 
 
 def stems(words: Iterable[str]) -> list[str]:
     """`stem` of each normalised Arabic word, in order (batched)."""
-    result: list[str] = _stemmer().stemWords([strip_article(word) for word in words])
+    result: list[str] = _stemmer().stemWords([_light_stem(word) for word in words])
     return result

@@ -12,6 +12,9 @@ the vocabulary of word forms with their frequencies is kept for typo correction.
 The headline's terms are counted in every passage of its article (as if prepended to each):
 it names the topic that the passage's sentences often only imply, and for the articles
 whose body is missing or boilerplate it is all there is to match.
+
+Each article's language (`bot.lang`, from its headline and first lines) is kept per slot, so
+retrieval can prefer articles in the asker's language.
 """
 
 from __future__ import annotations
@@ -27,13 +30,13 @@ from typing import Any, Self
 import numpy as np
 import numpy.typing as npt
 
-from bot import text
+from bot import lang, text
 from bot.models import Article
 from bot.passages import split_passages
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 4  # 4: Arabic text processing (bot.arabic)
+FORMAT_VERSION = 5  # 4: Arabic text processing (bot.arabic); 5: language per article
 INDEX_FILE = "index.npz"
 # BM25 parameters (the Robertson/Lucene defaults).
 K1 = 1.2
@@ -194,6 +197,8 @@ class LexicalIndex:
         self._slot_article: list[str] = []
         self._slot_start: Ints = np.zeros(0, np.int32)
         self._slot_published: Floats = np.zeros(0)
+        # Language of each slot's article: 0 none, else 1 + its place in lang.LANGUAGES.
+        self._slot_language: npt.NDArray[np.uint8] = np.zeros(0, np.uint8)
         self._slot_alive: npt.NDArray[np.bool_] = np.zeros(0, bool)
         self._live: dict[str, int] = {}
         self._p_slot: Ints = np.zeros(0, np.int32)
@@ -235,6 +240,11 @@ class LexicalIndex:
     def slot_published(self) -> Floats:
         """Publication time of each slot in POSIX seconds; NaN when unknown."""
         return self._slot_published
+
+    @property
+    def slot_language(self) -> npt.NDArray[np.uint8]:
+        """Language code of each slot's article (see `language_code`; 0 when it has none)."""
+        return self._slot_language
 
     @property
     def passage_slot(self) -> Ints:
@@ -319,6 +329,8 @@ class LexicalIndex:
         self._slot_start = np.concatenate([self._slot_start, np.array(starts, np.int32)])
         published = [_timestamp(article) for article in batch]
         self._slot_published = np.concatenate([self._slot_published, published])
+        languages = np.array([language_code(_language(article)) for article in batch], np.uint8)
+        self._slot_language = np.concatenate([self._slot_language, languages])
         (h_terms, _, h_tfs), _ = h_rows.arrays()
         h_ends = self._h_indptr[-1] + np.cumsum(h_rows.sizes(), dtype=np.int32)
         self._h_indptr = np.concatenate([self._h_indptr, h_ends.astype(np.int32)])
@@ -469,6 +481,7 @@ class LexicalIndex:
             "h_terms": self._h_terms,
             "h_tfs": self._h_tfs,
             "slot_published": self._slot_published,
+            "slot_language": self._slot_language,
             "p_slot": self._p_slot.astype(np.int32),
             "p_ordinal": self._p_ordinal.astype(np.int32),
         }
@@ -499,6 +512,7 @@ class LexicalIndex:
             a for a, keep in zip(self._slot_article, keep_slots, strict=True) if keep
         ]
         self._slot_published = self._slot_published[keep_slots]
+        self._slot_language = self._slot_language[keep_slots]
         self._slot_start = (np.cumsum(keep_passages) - 1)[self._slot_start[keep_slots]]
         sizes = np.diff(self._h_indptr)
         kept_entries = np.repeat(keep_slots, sizes)
@@ -544,6 +558,7 @@ class LexicalIndex:
         index._h_terms = arrays["h_terms"].astype(np.int32, copy=False)
         index._h_tfs = arrays["h_tfs"].astype(np.int32, copy=False)
         index._slot_published = arrays["slot_published"].astype(np.float64, copy=False)
+        index._slot_language = arrays["slot_language"].astype(np.uint8, copy=False)
         index._slot_alive = np.ones(len(index._slot_article), bool)
         index._live = {article_id: slot for slot, article_id in enumerate(index._slot_article)}
         index._p_slot = arrays["p_slot"].astype(np.int32, copy=False)
@@ -602,6 +617,19 @@ def _concat(parts: Sequence[tuple[Ints, Ints, Ints]]) -> tuple[Ints, Ints, Ints]
         np.concatenate([part[1] for part in parts]),
         np.concatenate([part[2] for part in parts]),
     )
+
+
+def language_code(language: lang.Language | None) -> int:
+    """The code a language is kept under in `LexicalIndex.slot_language` (0 for None)."""
+    return 0 if language is None else 1 + lang.LANGUAGES.index(language)
+
+
+# The headline and the start of the text tell an article's script; reading on costs time.
+_LANGUAGE_SAMPLE = 600
+
+
+def _language(article: Article) -> lang.Language | None:
+    return lang.detect(f"{article.headline}\n{article.text[:_LANGUAGE_SAMPLE]}")
 
 
 def _timestamp(article: Article) -> float:

@@ -5,6 +5,9 @@ passage, see `bot.index`), plus a bounded freshness bonus on the days between pu
 the question's date (relevance first, recency for near-ties). One order: the first N hits are
 the same whatever the limit asked for.
 Misspelled question words (not in the index vocabulary) are corrected first.
+In a store of articles in several languages, the articles in the question's language come
+first, so an Arabic question is answered from Arabic articles, unless only articles in another
+language answer it (their first hit is confident and the question language's is not).
 The confidence of a hit is the idf-weighted share of the question's content terms found in
 its best passage or headline, which stays meaningful on a store of two articles where BM25
 magnitudes do not; a question is found when the first hit's confidence reaches
@@ -23,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from bot import text
-from bot.index import IndexFormatError, LexicalIndex, Match
+from bot import lang, text
+from bot.index import IndexFormatError, LexicalIndex, Match, language_code
 from bot.models import Article, Hit, QueryContext
 
 logger = logging.getLogger(__name__)
@@ -179,12 +182,40 @@ class Retriever:
         if context is not None and context.article_id is not None:
             plain = self._boost(plain, context.article_id)
             fresh = self._boost(fresh, context.article_id)
-        slots = self._ranked(match, plain, fresh, max(limit, 1))
+        limit = max(limit, 1)
+        asked, other = self._by_language(lang.detect(question), plain, fresh)
         own, terms = len(terms), terms + extra
-        hits = [self._hit(slot, match, terms, own) for slot in slots]
+        hits = [self._hit(slot, match, terms, own) for slot in self._ranked(match, *asked, limit)]
+        foreign = [
+            self._hit(slot, match, terms, own) for slot in self._ranked(match, *other, limit)
+        ]
+        # Articles in the question's language first, unless only the others answer it.
+        if foreign and foreign[0].score >= FOUND_THRESHOLD > (hits[0].score if hits else 0.0):
+            hits, foreign = foreign, hits
+        hits = [*hits, *foreign][:limit]
         found = bool(hits) and hits[0].score >= FOUND_THRESHOLD
         return Search(
             question=question, found=found, hits=hits, terms=terms, corrections=corrections
+        )
+
+    def _by_language(
+        self, language: lang.Language | None, plain: np.ndarray, fresh: np.ndarray
+    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """(plain, fresh) scores of the articles in the question's language, then of the others.
+
+        Articles left out of a side score -inf there. Without a question language, or when
+        every candidate is in it or none is, all articles are on the first side.
+        """
+        nothing = np.full_like(plain, -np.inf)
+        if language is None:
+            return (plain, fresh), (nothing, nothing)
+        mine = self._index.slot_language == language_code(language)
+        candidates = np.isfinite(plain)
+        if not (candidates & ~mine).any() or not (candidates & mine).any():
+            return (plain, fresh), (nothing, nothing)
+        return (
+            (np.where(mine, plain, -np.inf), np.where(mine, fresh, -np.inf)),
+            (np.where(mine, -np.inf, plain), np.where(mine, -np.inf, fresh)),
         )
 
     def _query_terms(self, question: str) -> tuple[tuple[str, ...], dict[str, str]]:
