@@ -422,10 +422,6 @@ class NewsDesk:
         """The newest articles, newest first."""
         return self.store.latest(limit, since)
 
-    def record_feedback(self, chat_id: int, question: str, article_id: str, helpful: bool) -> None:
-        """Keep a 👍/👎 verdict for later tuning (chat id only, no other personal data)."""
-        self.store.add_feedback(chat_id, clean_question(question), article_id, helpful)
-
 
 class DigestDesk:
     """Daily digests: subscriptions, what is due, exactly-once claims, digest-scoped Q&A.

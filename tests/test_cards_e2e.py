@@ -207,3 +207,51 @@ async def test_a_forged_card_id_gets_the_expired_answer(botapi: BotApiServer, ap
     )
     assert "expired" in answer["text"]  # another chat's card is not shown there
     assert not botapi.calls_to("editMessageText", other.id)
+
+
+# ---------------------------------------------------------------------------------- follow-ups
+
+
+async def test_a_private_follow_up_is_answered_in_context_and_says_so(
+    botapi: BotApiServer, app: NewsApp, clock: Clock
+) -> None:
+    dm = botapi.private_chat(botapi.user())
+    first = await ask(botapi, dm, "Pezeshkian visit")
+    assert first["text"].startswith(IRAN)
+    assert not desk_of(app).ask("when?").found  # alone it means nothing
+
+    clock.now += timedelta(minutes=3)
+    follow = await ask(botapi, dm, "when?")
+    about, headline = follow["text"].split("\n")[:2]
+    assert about.startswith("about: Iran’s president visits Iraq") and headline == IRAN
+
+    standalone = await ask(botapi, dm, "Al-Hol camp")  # names its own subject: unchanged
+    assert (
+        standalone["text"]
+        == (await ask(botapi, botapi.private_chat(botapi.user()), "Al-Hol camp"))["text"]
+    )
+    assert standalone["text"].startswith(AL_HOL)
+
+    follow = await ask(botapi, dm, "and when?")  # now about the Al-Hol answer
+    assert follow["text"].startswith("about: Iraq begins closing Al-Hol camp")
+    await botapi.wait_for_callback_answer(await dm.press(follow, "More ▶"))
+    (second,) = await botapi.wait_for_edits(dm.id)  # paging keeps saying what it is about
+    assert second["text"].startswith("about: Iraq begins closing Al-Hol camp")
+    assert "Result 2 of 2" in second["text"]
+
+    clock.now += timedelta(minutes=11)  # past followup.window_minutes
+    late = await ask(botapi, dm, "when?")
+    assert not late["text"].startswith("about:") and "found nothing" in late["text"]
+
+
+async def test_in_a_group_a_reply_to_a_card_is_a_follow_up(
+    botapi: BotApiServer, app: NewsApp
+) -> None:
+    alice, bob = botapi.user("Alice"), botapi.user("Bob")
+    group = botapi.group("Readers", [alice, bob], supergroup=True)
+    card = await ask(botapi, group, "/ask Pezeshkian visit")
+    follow = await ask(botapi, group, "when?", user=bob, reply_to=card)
+    assert follow["text"].startswith("about: Iran’s president visits Iraq")
+    assert follow["text"].split("\n")[1] == IRAN
+    unrelated = await ask(botapi, group, "/ask when?")  # not a reply: no context
+    assert not unrelated["text"].startswith("about:")

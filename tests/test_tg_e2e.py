@@ -274,7 +274,7 @@ async def test_replies_and_mentions_in_groups_are_answered(
     mention = await ask(botapi, group, f"@{botapi.bot['username']} Al-Hol camp")
     assert mention["text"].startswith(AL_HOL)
 
-    # More works in groups too: the question is found from the /ask the card replies to.
+    # More works in groups too, from the card alone.
     await dm_press_more(botapi, group, first)
 
 
