@@ -86,11 +86,13 @@ class CardDesk:
         return self._save(chat_id, question, question, answer, now)
 
     def _follow_up(self, chat_id: int, question: str, previous: Card, now: datetime) -> Card:
-        focus = previous.focus
+        """`question` in the context of `previous`: its topic's words, and the article it
+        shows. A did-you-mean card answered nothing: only its question's words count."""
+        focus = previous.focus if previous.kind != "suggestions" else None
         topic = clean_question(f"{previous.topic} {question}")
         context = QueryContext(text=previous.topic, article_id=focus.article_id if focus else None)
         answer = self._desk.ask(question, context=context)
-        about = focus.headline if focus else None
+        about = focus.headline if focus else previous.question or None
         return self._save(chat_id, question, topic, answer, now, about=about)
 
     def _save(

@@ -124,6 +124,15 @@ def test_a_follow_up_leans_on_the_result_on_display(cards: CardDesk) -> None:
     assert follow.about == IRAN
 
 
+def test_a_follow_up_to_nothing_found_leans_on_the_question_not_a_suggestion(
+    cards: CardDesk,
+) -> None:
+    first = cards.ask(7, "Pezeshkian football", now=NOW, private=True)
+    assert first.kind == "suggestions"
+    follow = cards.ask(7, "and when?", now=NOW, private=True)
+    assert follow.about == "Pezeshkian football"  # says what it leaned on: the question
+
+
 def test_questions_that_stand_alone_or_come_late_are_not_changed(cards: CardDesk) -> None:
     cards.ask(7, "Pezeshkian visit", now=NOW, private=True)
     alone = cards.ask(7, "Al-Hol camp", now=NOW + timedelta(minutes=1), private=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +58,13 @@ def test_within_the_window_only_after_the_previous_card() -> None:
     assert within(then, then + timedelta(minutes=10), window)
     assert not within(then, then + timedelta(minutes=10, seconds=1), window)
     assert not within(then, then - timedelta(seconds=1), window)  # a clock that went back
+
+
+def test_the_labelled_follow_ups_hold_ids_and_questions_only() -> None:
+    """benchmarks/data/followups.jsonl (see docs/benchmarks.md): no article text in it."""
+    path = Path(__file__).parent.parent / "benchmarks" / "data" / "followups.jsonl"
+    items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert len(items) >= 60
+    for item in items:
+        assert set(item) in ({"first_qid", "followup", "gold_id"}, {"first", "followup", "gold_id"})
+        assert len(item["followup"]) <= 60 and len(item.get("first", "")) <= 60
