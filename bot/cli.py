@@ -12,8 +12,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot import feeds_cli
 from bot.errors import NewsbotError
-from bot.models import Answer, FeedStatus, Result
+from bot.models import Answer, Result
 from bot.service import NewsDesk, end_of_day, store_health
 from bot.settings import CONFIG_ENV, Settings, load_settings
 
@@ -99,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     feedback.add_argument("--json", action="store_true", help="one JSON object per verdict")
     feedback.add_argument("--with-chats", action="store_true", help="include chat ids")
 
-    commands.add_parser("feeds", help="configured feeds: last success, last error, items")
+    feeds_cli.add_parser(commands)
     commands.add_parser("check", help="health check: the store opens and answers (exit 0)")
     return parser
 
@@ -287,41 +288,6 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_feeds(settings: Settings, args: argparse.Namespace) -> int:
-    desk = NewsDesk.open(settings, seed=False)
-    try:
-        statuses = {status.url: status for status in desk.feeds()}
-    finally:
-        desk.close()
-    configured = [feed.url for feed in settings.feeds]
-    urls = configured + sorted(set(statuses) - set(configured))
-    if not urls:
-        print("no feeds: add [[feeds]] to the config file, or `newsbot ingest URL`")
-        return 0
-    for url in urls:
-        print(render_feed(url, statuses.get(url), configured=url in configured))
-    return 0
-
-
-def render_feed(url: str, status: FeedStatus | None, *, configured: bool) -> str:
-    """One feed in a few lines: name, last success, last error, item counts."""
-
-    def when(moment: datetime | None) -> str:
-        return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
-
-    name = (status.name if status else None) or url
-    lines = [f"{name}{'' if configured else ' (not in config)'}", f"  url: {url}"]
-    if status is None:
-        lines.append("  not fetched yet")
-        return "\n".join(lines)
-    lines.append(
-        f"  last success: {when(status.last_success)}; items {status.items}, added {status.added}"
-    )
-    if status.last_error:
-        lines.append(f"  last error: {when(status.last_error_at)}: {status.last_error}")
-    return "\n".join(lines)
-
-
 def cmd_push(settings: Settings, args: argparse.Namespace) -> int:
     """Send due digests through the Bot API, exactly once per chat and local day as always."""
     import asyncio
@@ -389,7 +355,7 @@ COMMANDS = {
     "eval": cmd_eval,
     "run": cmd_run,
     "check": cmd_check,
-    "feeds": cmd_feeds,
+    "feeds": feeds_cli.cmd_feeds,
     "feedback": cmd_feedback,
     "push": cmd_push,
 }

@@ -234,3 +234,23 @@ class Follow(BaseModel):
     topic: str
     alert: bool = False
     since: datetime | None = None
+
+
+class FeedSource(BaseModel):
+    """A feed the bot refreshes: from the config file's `[[feeds]]` or added at run time.
+
+    `origin` is "config" or "store" (added by `newsbot feeds add`, `/addfeed` or an OPML
+    import). A stored feed whose URL the config file also lists is `shadowed`: the config
+    entry wins (its name, refresh interval and full-text choice), the stored one waits.
+    `refresh_minutes` None means the default interval.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str = Field(min_length=1)
+    name: str | None = None
+    refresh_minutes: int | None = Field(default=None, ge=1)
+    full_text: bool = False
+    origin: Literal["config", "store"] = "store"
+    added_at: datetime | None = None
+    shadowed: bool = False

@@ -18,6 +18,7 @@ import httpx
 from bot.answer import card
 from bot.digest import Digest, compose_stories, pick_stories
 from bot.errors import SourceError
+from bot.feed_desk import FeedDesk
 from bot.follows import FollowDesk
 from bot.languages import LanguageDesk
 from bot.models import (
@@ -34,7 +35,7 @@ from bot.retrieval import FOUND_THRESHOLD, Retriever, Search
 from bot.schedule import Due, due_now, missed, next_delivery, parse_clock, parse_timezone
 from bot.settings import Settings
 from bot.sources import Problem, load_path
-from bot.sources.feeds import FeedState, fetch_feed
+from bot.sources.feeds import FeedState, FetchResult, fetch_feed
 from bot.sources.fulltext import with_full_text
 from bot.store import Store, UpsertCounts
 from bot.stories import WINDOW as STORY_WINDOW
@@ -129,6 +130,7 @@ class NewsDesk:
         self.digests = DigestDesk(self)
         self.languages = LanguageDesk(store)
         self.follows = FollowDesk(self)
+        self.sources = FeedDesk(self)
         # The index is not thread-safe; feed refreshes write it from worker threads while
         # the bot searches it on the event loop.
         self._index_lock = threading.RLock()
@@ -192,17 +194,25 @@ class NewsDesk:
                 report.merge(self.ingest_feed(str(path)))
         return report
 
-    def ingest_feed(self, url: str, *, name: str | None = None) -> IngestReport:
+    def ingest_feed(
+        self,
+        url: str,
+        *,
+        name: str | None = None,
+        full_text: bool | None = None,
+        fetched: FetchResult | None = None,
+    ) -> IngestReport:
         """Fetch one feed (conditional GET) and add its items; remember how it went.
 
         A failure is one problem naming the feed and the reason, and leaves the articles
         exactly as they were: the feed's items are written all at once or not at all.
+        `full_text` None asks the feed's own setting; `fetched` is a fetch already made.
         """
         report = IngestReport()
         previous = self.store.feed_status(url)
         now = datetime.now(UTC)
         try:
-            fetched = fetch_feed(
+            fetched = fetched or fetch_feed(
                 url, state=_feed_state(url, previous), timeout=self.settings.feed_timeout
             )
         except SourceError as exc:
@@ -216,9 +226,10 @@ class NewsDesk:
         articles = fetched.feed.articles if fetched.feed else []
         if name:
             articles = [a.model_copy(update={"source": name}) for a in articles]
-        if any(feed.url == url and feed.full_text for feed in self.settings.feeds):
+        if self.sources.wants_full_text(url) if full_text is None else full_text:
             articles = self._full_text(articles)
         self.add_articles(articles, report)
+        self.store.link_feed_articles(url, [article.id for article in articles])
         self.store.save_feed_status(
             FeedStatus(
                 url=url,
@@ -301,6 +312,19 @@ class NewsDesk:
     def _reload_index(self) -> None:
         self.retriever = Retriever.open(index_dir_for(self.settings.db))
         self._sync_index()
+
+    def remove_feed(self, url: str, purge: Sequence[str]) -> int:
+        """Forget a stored feed, deleting the `purge` articles from the store and the index.
+
+        Returns:
+            How many articles were deleted.
+        """
+        with self._index_lock:
+            removed = self.store.remove_feed_source(url, purge)
+            if removed:
+                self.retriever.remove(list(purge))
+                self.retriever.save(self.store.generation)
+        return removed
 
     def prune(self, older_than: datetime) -> int:
         """Delete articles published before `older_than` (undated ones are kept).

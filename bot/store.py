@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import StoreError
-from bot.models import Article, Card, FeedStatus, Follow, StoryMember, StoryRow, Subscription
+from bot.models import (
+    Article,
+    Card,
+    FeedSource,
+    FeedStatus,
+    Follow,
+    StoryMember,
+    StoryRow,
+    Subscription,
+)
 from bot.passages import split_passages
 
 # Each entry migrates the schema from version i to i + 1; append, never edit.
@@ -149,6 +158,22 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
         detail      TEXT,
         PRIMARY KEY (chat_id, story_id)
     );
+    """,
+    # 8: feeds added at run time (CLI, /addfeed, OPML) and which articles each feed brought.
+    """
+    CREATE TABLE feed_sources (
+        url             TEXT PRIMARY KEY,
+        name            TEXT,
+        refresh_minutes INTEGER,
+        full_text       INTEGER NOT NULL DEFAULT 0,
+        added_at        TEXT NOT NULL
+    );
+    CREATE TABLE feed_articles (
+        feed_url   TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        PRIMARY KEY (feed_url, article_id)
+    );
+    CREATE INDEX feed_articles_article ON feed_articles (article_id);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -945,6 +970,72 @@ class Store:
                 ),
             )
 
+    # -- feed sources -------------------------------------------------------------------------
+
+    def feed_sources(self) -> list[FeedSource]:
+        """Feeds added at run time, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM feed_sources ORDER BY added_at, url").fetchall()
+        return [_feed_source(row) for row in rows]
+
+    def add_feed_source(self, source: FeedSource) -> bool:
+        """Store a feed; False (and nothing changed) when its URL is already stored."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO feed_sources (url, name, refresh_minutes, full_text, "
+                "added_at) VALUES (?, ?, ?, ?, ?)",
+                (
+                    source.url,
+                    source.name,
+                    source.refresh_minutes,
+                    int(source.full_text),
+                    _iso(source.added_at) or _now(),
+                ),
+            )
+        return cursor.rowcount == 1
+
+    def link_feed_articles(self, feed_url: str, article_ids: Sequence[str]) -> None:
+        """Remember that `feed_url` carried these articles (so removing it can purge them)."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO feed_articles (feed_url, article_id) VALUES (?, ?)",
+                [(feed_url, article_id) for article_id in article_ids],
+            )
+
+    def feed_article_ids(self, feed_url: str) -> tuple[list[str], list[str]]:
+        """Stored articles this feed brought: (only this feed, also another feed)."""
+        with self._lock:
+            rows = self._db.execute(
+                """
+                SELECT l.article_id,
+                    EXISTS (SELECT 1 FROM feed_articles o
+                            WHERE o.article_id = l.article_id AND o.feed_url != l.feed_url)
+                        AS shared
+                FROM feed_articles l JOIN articles a ON a.id = l.article_id
+                WHERE l.feed_url = ? ORDER BY l.article_id
+                """,
+                (feed_url,),
+            ).fetchall()
+        own = [row["article_id"] for row in rows if not row["shared"]]
+        shared = [row["article_id"] for row in rows if row["shared"]]
+        return own, shared
+
+    def remove_feed_source(self, url: str, purge: Sequence[str] = ()) -> int:
+        """Forget a stored feed (its status and article links), deleting `purge` articles.
+
+        All or nothing. Returns how many articles were deleted.
+        """
+        with self.transaction() as db:
+            db.execute("DELETE FROM feed_sources WHERE url = ?", (url,))
+            db.execute("DELETE FROM feeds WHERE url = ?", (url,))
+            db.execute("DELETE FROM feed_articles WHERE feed_url = ?", (url,))
+            removed = self.delete(purge)
+            if purge:
+                for chunk in _chunks(purge, 500):
+                    marks = ",".join("?" * len(chunk))
+                    db.execute(f"DELETE FROM feed_articles WHERE article_id IN ({marks})", chunk)
+        return removed
+
     @staticmethod
     def _bump_generation(db: sqlite3.Connection) -> None:
         db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
@@ -1010,6 +1101,17 @@ def _feed(row: sqlite3.Row) -> FeedStatus:
 def _card(row: sqlite3.Row) -> Card:
     card = Card.model_validate_json(row["state"])
     return card.model_copy(update={"chat_id": row["chat_id"], "message_id": row["message_id"]})
+
+
+def _feed_source(row: sqlite3.Row) -> FeedSource:
+    return FeedSource(
+        url=row["url"],
+        name=row["name"],
+        refresh_minutes=row["refresh_minutes"],
+        full_text=bool(row["full_text"]),
+        origin="store",
+        added_at=_when(row["added_at"]),
+    )
 
 
 def _article(row: sqlite3.Row) -> Article:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from bot.digest import Digest, DigestItem
-from bot.models import FeedStatus, Subscription
-from bot.settings import FeedSettings
+from bot.models import FeedSource, FeedStatus, Subscription
 from bot.tg import render
 from tests.botapi import parse_html, utf16_len
 
@@ -93,11 +92,15 @@ def test_feeds_list_configured_and_fetched() -> None:
         items=12,
         added=30,
     )
-    configured = [FeedSettings(url="https://a.example/rss"), FeedSettings(url="https://new/rss")]
+    configured = [
+        FeedSource(url="https://a.example/rss", origin="config"),
+        FeedSource(url="https://new/rss"),
+    ]
     text, _ = parse_html(render.feeds(configured, [status]).html)
     assert "A & B" in text and "items 12, added 30" in text and "HTTP 500 <oops>" in text
     assert "11 Sep 2024, 08:00 UTC" in text and "https://new/rss\nnot fetched yet" in text
-    assert parse_html(render.feeds([], []).html)[0] == "No feeds configured."
+    assert "A & B (config file)" in text and "https://new/rss (added)" in text
+    assert parse_html(render.feeds([], []).html)[0].startswith("No feeds yet.")
 
 
 def test_the_menu_has_the_digest_commands() -> None:

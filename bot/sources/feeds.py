@@ -624,7 +624,7 @@ def _published(entry: Mapping[str, Any], at: datetime) -> datetime | None:
 
 # --- fetching -------------------------------------------------------------------------------
 
-_ACCEPT = (
+FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
 )
@@ -669,7 +669,7 @@ def fetch_feed(
             url,
             client=client,
             transport=transport,
-            accept=_ACCEPT,
+            accept=FEED_ACCEPT,
             etag=previous.etag if previous else None,
             last_modified=previous.last_modified if previous else None,
             timeout=timeout,
@@ -680,10 +680,17 @@ def fetch_feed(
         )
     except FetchError as exc:
         raise FeedFetchError(url, exc.reason, attempts=exc.attempts) from exc
-    return _result(url, download, previous, clock())
+    return fetch_result(url, download, previous, clock())
 
 
-def _result(url: str, download: Download, previous: FeedState | None, now: datetime) -> FetchResult:
+def fetch_result(
+    url: str, download: Download, previous: FeedState | None, now: datetime
+) -> FetchResult:
+    """A download of `url` as a FetchResult: parsed (unless a 304) with the new state.
+
+    Raises:
+        SourceError: (a FeedFetchError) the body is not a feed.
+    """
     moved_to = download.moved_to
     if download.status == 304:
         old = previous or FeedState(url=url)

@@ -193,6 +193,8 @@ def _add_handlers(application: NewsApp) -> None:
             CommandHandler("following", handlers.following, filters=message),
             CommandHandler("language", handlers.language, filters=message),
             CommandHandler("feeds", handlers.feeds, filters=message),
+            CommandHandler("addfeed", handlers.add_feed, filters=message),
+            CommandHandler("removefeed", handlers.remove_feed, filters=message),
             MessageHandler(private & filters.COMMAND, handlers.help_),  # unknown commands
             MessageHandler(private & filters.TEXT, handlers.ask_private),
             MessageHandler(private, handlers.text_only),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -14,6 +15,7 @@ from telegram.ext import filters
 
 from bot import i18n
 from bot.cards import CardExpired
+from bot.errors import NewsbotError
 from bot.follows import TopicError
 from bot.i18n import Translator
 from bot.models import Card
@@ -186,14 +188,52 @@ async def language(update: Update, context: NewsContext) -> None:
 
 
 async def feeds(update: Update, context: NewsContext) -> None:
-    """/feeds (operators only): each feed's last success, last error and item counts."""
-    user = update.effective_user
-    desk = context.desk
+    """/feeds (operators only): each feed's origin, last success, last error and counts."""
     tr = _tr(update, context)
-    if user is None or user.id not in desk.settings.admin_ids:
+    if not _is_operator(update, context):
         await _reply(update, render.admins_command_only(tr=tr))
         return
-    await _reply(update, render.feeds(desk.settings.feeds, desk.feeds(), tr=tr))
+    desk = context.desk
+    await _reply(update, render.feeds(desk.sources.sources(), desk.feeds(), tr=tr))
+
+
+async def add_feed(update: Update, context: NewsContext) -> None:
+    """/addfeed URL [name] (operators only): fetch it now and refresh it from now on."""
+    tr = _tr(update, context)
+    if not _is_operator(update, context):
+        await _reply(update, render.admins_command_only(tr=tr))
+        return
+    args = context.args or []
+    if not args:
+        await _reply(update, render.addfeed_usage(tr=tr))
+        return
+    name = " ".join(args[1:]) or None
+    try:  # the fetch blocks: off the loop (this chat's later updates wait for it)
+        added = await asyncio.to_thread(context.desk.sources.add, args[0], name=name)
+    except NewsbotError as exc:
+        await _reply(update, render.feed_refused(str(exc), tr=tr))
+        return
+    jobs.sync_feed(context.app, added.source.url)
+    await _reply(update, render.feed_added(added, tr=tr))
+
+
+async def remove_feed(update: Update, context: NewsContext) -> None:
+    """/removefeed URL_OR_NAME (operators only): stop refreshing it; its articles stay."""
+    tr = _tr(update, context)
+    if not _is_operator(update, context):
+        await _reply(update, render.admins_command_only(tr=tr))
+        return
+    wanted = " ".join(context.args or [])
+    if not wanted:
+        await _reply(update, render.removefeed_usage(tr=tr))
+        return
+    try:
+        removed = await asyncio.to_thread(context.desk.sources.remove, wanted)
+    except NewsbotError as exc:
+        await _reply(update, render.feed_refused(str(exc), tr=tr))
+        return
+    jobs.sync_feed(context.app, removed.source.url)
+    await _reply(update, render.feed_removed(removed, tr=tr))
 
 
 # ---------------------------------------------------------------------------------- messages
@@ -481,6 +521,12 @@ def _has_words(question: str) -> bool:
     """Whether `question` has a letter or digit to search for: not only diacritics,
     punctuation, emoji or tatweel (U+0640, a letter by category but only a stretch)."""
     return any(unicodedata.category(ch)[0] in "LN" and ch != "\u0640" for ch in question)
+
+
+def _is_operator(update: Update, context: NewsContext) -> bool:
+    """Whether the sender is one of the bot's operators (`admin_ids`)."""
+    user = update.effective_user
+    return user is not None and user.id in context.desk.settings.admin_ids
 
 
 async def _may_configure(update: Update, context: NewsContext) -> bool:

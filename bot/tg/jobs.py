@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from telegram.ext import Job
 
 from bot.service import NewsDesk
-from bot.settings import FeedSettings
 from bot.tg import push
 from bot.tg.context import NewsApp, NewsContext
 
@@ -171,55 +170,87 @@ def _retry_later(application: NewsApp, chat_id: int, seconds: float) -> None:
 
 
 def schedule_feeds(application: NewsApp) -> list[Job[NewsContext]]:
-    """One repeating job per configured feed, the first runs soon after start-up."""
-    settings = _desk(application).settings
-    jobs: list[Job[NewsContext]] = []
+    """One repeating job per feed refreshed (the config file's and added ones); the first
+    runs soon after start-up, staggered."""
+    scheduled: list[Job[NewsContext]] = []
+    for index, source in enumerate(_desk(application).sources.active()):
+        job = sync_feed(application, source.url, first=FIRST_FEED_DELAY + index * FEED_STAGGER)
+        if job is not None:
+            scheduled.append(job)
+    return scheduled
+
+
+def sync_feed(
+    application: NewsApp, url: str, *, first: float | None = None
+) -> Job[NewsContext] | None:
+    """Make the jobs match the feed list for `url`: (re)place its refresh job when the feed
+    is refreshed, remove it when not (after /removefeed; a config-file feed stays).
+
+    Args:
+        first: seconds before the first refresh; None waits one interval (the feed was
+            just fetched).
+
+    Returns:
+        The job, or None when the feed has none now.
+    """
     queue = application.job_queue
     if queue is None:
-        return jobs
-    for index, feed in enumerate(settings.feeds):
-        name = feed_job_name(feed.url)
-        for old in queue.get_jobs_by_name(name):
+        return None
+    desk = _desk(application)
+    source = desk.sources.source(url)
+    for name in {url, source.url if source else url}:
+        for old in queue.get_jobs_by_name(feed_job_name(name)):
             old.schedule_removal()
-        minutes = feed.refresh_minutes or settings.feed_refresh_minutes
-        jobs.append(
-            queue.run_repeating(
-                _feed_job,
-                interval=timedelta(minutes=minutes),
-                first=FIRST_FEED_DELAY + index * FEED_STAGGER,
-                name=name,
-                data=feed,
-                # a refresh still running when the next is due is skipped, not stacked
-                job_kwargs={"max_instances": 1, "coalesce": True},
-            )
-        )
-    return jobs
+    if source is None:
+        return None
+    interval = timedelta(minutes=source.refresh_minutes or desk.settings.feed_refresh_minutes)
+    start = datetime.now(UTC) + (interval if first is None else timedelta(seconds=first))
+    return queue.run_repeating(
+        _feed_job,
+        interval=interval,
+        first=start,
+        name=feed_job_name(source.url),
+        data=source.url,
+        job_kwargs={
+            # a refresh still running when the next is due is skipped, not stacked
+            "max_instances": 1,
+            "coalesce": True,
+            # Jobs added before the scheduler starts (post_init) get their first run time
+            # when it starts; one already past would move a whole interval on. Pinned, it
+            # runs late instead.
+            "next_run_time": start,
+            "misfire_grace_time": None,
+        },
+    )
 
 
 async def _feed_job(context: NewsContext) -> None:
     """Refresh one feed in a worker thread, so neither the loop nor other feeds wait."""
     job = context.job
-    if job is None or not isinstance(job.data, FeedSettings):
+    if job is None or not isinstance(job.data, str):
+        return
+    if context.desk.sources.source(job.data) is None:  # removed by `newsbot feeds remove`
+        job.schedule_removal()
         return
     if await refresh_feed(context.desk, job.data):
         # followed topics with alerts hear of a new story as soon as it is in
         await push.send_alerts(context.bot, context.desk, context.bot_data.clock())
 
 
-async def refresh_feed(desk: NewsDesk, feed: FeedSettings) -> bool:
+async def refresh_feed(desk: NewsDesk, url: str) -> bool:
     """Fetch and ingest one feed off the event loop; one log line with how it went.
 
     Returns:
         Whether any article was added or changed.
     """
     try:
-        report = await asyncio.to_thread(desk.ingest_feed, feed.url, name=feed.name)
+        report = await asyncio.to_thread(desk.sources.refresh, url)
     except Exception:  # a bug in one feed's parsing must not kill its future refreshes
-        log.exception("feed %s: refresh crashed", feed.url)
+        log.exception("feed %s: refresh crashed", url)
         return False
     log.info(
         "feed %s: added %d, updated %d, failed %d%s",
-        feed.url,
+        url,
         report.added,
         report.updated,
         report.failed,

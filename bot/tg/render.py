@@ -35,11 +35,21 @@ from telegram import (
 from telegram.constants import InlineKeyboardButtonLimit, MessageLimit, ParseMode
 
 from bot.digest import Digest
+from bot.feed_desk import FeedAdded, FeedRemoved
 from bot.follows import Alert, TopicError
 from bot.i18n import ENGLISH, Translator, languages, paragraph, translator
-from bot.models import Answer, Article, Card, FeedStatus, Follow, Result, Subscription
+from bot.models import (
+    Answer,
+    Article,
+    Card,
+    FeedSource,
+    FeedStatus,
+    Follow,
+    Result,
+    Subscription,
+)
 from bot.schedule import ScheduleError
-from bot.settings import AlertSettings, FeedSettings
+from bot.settings import AlertSettings
 
 MAX_MESSAGE = int(MessageLimit.MAX_TEXT_LENGTH)  # 4096 UTF-16 code units, after parsing
 MAX_CALLBACK_DATA = int(InlineKeyboardButtonLimit.MAX_CALLBACK_DATA)  # 64 bytes
@@ -438,22 +448,24 @@ def admins_only(*, tr: Translator = ENGLISH) -> Reply:
 
 
 def feeds(
-    configured: Sequence[FeedSettings],
+    sources: Sequence[FeedSource],
     statuses: Sequence[FeedStatus],
     *,
     tr: Translator = ENGLISH,
 ) -> Reply:
-    """/feeds for admins: each feed with its last success, last error and item counts."""
+    """/feeds for admins: each feed, where it comes from, last success, last error, counts."""
     known = {status.url: status for status in statuses}
-    urls = [feed.url for feed in configured]
-    urls += sorted(set(known) - set(urls))
-    if not urls:
-        return Reply(tr.gettext("No feeds configured."))
+    listed = [(source.url, _origin(source, tr)) for source in sources]
+    seen = {url for url, _ in listed}
+    listed += [(url, tr.gettext("ingested once")) for url in sorted(set(known) - seen)]
+    if not listed:
+        return Reply(tr.gettext("No feeds yet. Add one with <code>/addfeed URL</code>."))
     blocks = []
-    for url in urls:
+    for url, origin in listed:
         status = known.get(url)
         name = (status.name if status else None) or url
-        lines = [f"<b>{paragraph(escape(_short(name, _HEADLINE_CHARS)))}</b>", escape(url)]
+        title = paragraph(escape(_short(name, _HEADLINE_CHARS)))
+        lines = [f"<b>{title}</b> ({origin})", escape(url)]
         if status is None:
             lines.append(tr.gettext("not fetched yet"))
         else:
@@ -476,6 +488,66 @@ def feeds(
                 )
         blocks.append("\n".join(lines))
     return Reply("\n\n".join(blocks))
+
+
+def _origin(source: FeedSource, tr: Translator) -> str:
+    if source.origin == "config":
+        return tr.gettext("config file")
+    if source.shadowed:
+        return tr.gettext("added; the config file wins")
+    return tr.gettext("added")
+
+
+def feed_added(added: FeedAdded, *, tr: Translator = ENGLISH) -> Reply:
+    """/addfeed done: the feed's title, item count and newest headline."""
+    title = tr.isolate(escape(_short(added.title or added.source.url, _HEADLINE_CHARS)))
+    lines = [
+        tr.ngettext(
+            "Added <b>{title}</b>: {count} item.",
+            "Added <b>{title}</b>: {count} items.",
+            added.items,
+            title=title,
+        ),
+        escape(added.source.url),
+    ]
+    if added.newest:
+        newest = tr.isolate(escape(_short(added.newest, _HEADLINE_CHARS)))
+        lines.append(tr.gettext("Newest: {headline}", headline=newest))
+    lines.append(tr.gettext("Its articles can be asked about now; it is refreshed from now on."))
+    return Reply("\n".join(lines))
+
+
+def feed_removed(removed: FeedRemoved, *, tr: Translator = ENGLISH) -> Reply:
+    """/removefeed done: no longer refreshed, and how many articles stay."""
+    what = tr.isolate(escape(_short(removed.title or removed.source.url, _HEADLINE_CHARS)))
+    return Reply(
+        tr.ngettext(
+            "Removed <b>{title}</b>: no longer refreshed. Its {count} article is kept.",
+            "Removed <b>{title}</b>: no longer refreshed. Its {count} articles are kept.",
+            removed.kept,
+            title=what,
+        )
+    )
+
+
+def feed_refused(reason: str, *, tr: Translator = ENGLISH) -> Reply:
+    """A feed that could not be added or removed: the one-line reason; nothing changed."""
+    return Reply(
+        tr.gettext("Nothing changed: {reason}", reason=tr.isolate(escape(_short(reason, 400))))
+    )
+
+
+def addfeed_usage(*, tr: Translator = ENGLISH) -> Reply:
+    return Reply(
+        tr.gettext(
+            "Send <code>/addfeed URL [name]</code>: a feed’s URL, or a site’s home page that "
+            "links to its feed."
+        )
+    )
+
+
+def removefeed_usage(*, tr: Translator = ENGLISH) -> Reply:
+    return Reply(tr.gettext("Send <code>/removefeed URL</code> or <code>/removefeed name</code>."))
 
 
 def admins_command_only(*, tr: Translator = ENGLISH) -> Reply:

@@ -1,0 +1,109 @@
+"""End to end: operators add and remove feeds from the chat; the running bot's jobs follow.
+
+The real Application polls the local Bot API server over HTTP; the feeds are served on
+127.0.0.1 by pytest-httpserver; the store is a real SQLite file.
+"""
+
+from __future__ import annotations
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from bot.settings import Settings
+from tests.botapi import BotApiServer
+from tests.test_feed_sources import FERRY, serve
+from tests.test_push_e2e import Clock, command, desk_of, job_names, running, utc
+
+JOB_INTERVAL_MINUTES = 9
+
+
+@pytest.fixture(autouse=True)
+def _timedeltas(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PTB 22 warns when it builds RetryAfter unless opted in to timedeltas; warnings are errors
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(utc(2024, 9, 11, 3, 0))
+
+
+def hits(httpserver: HTTPServer, path: str) -> int:
+    return sum(1 for request, _ in httpserver.log if request.path == path)
+
+
+async def test_an_admin_adds_a_feed_and_asks_about_it_at_once(
+    botapi: BotApiServer, settings: Settings, clock: Clock, httpserver: HTTPServer
+) -> None:
+    base = serve(httpserver)
+    admin, visitor = botapi.user("Olga"), botapi.user("Vic")
+    settings.admin_ids = [admin["id"]]
+    settings.feed_refresh_minutes = JOB_INTERVAL_MINUTES
+    dm, other = botapi.private_chat(admin), botapi.private_chat(visitor)
+    async with running(settings, clock) as app:
+        desk = desk_of(app)
+        assert not any(name.startswith("feed:") for name in job_names(app))
+        assert not desk.ask("ferry timetable").found
+
+        refused = await command(botapi, other, f"/addfeed {base}/harbour.xml")
+        assert "for the bot’s operators" in refused
+        assert desk.sources.sources() == [] and hits(httpserver, "/harbour.xml") == 0
+
+        added = await command(botapi, dm, f"/addfeed {base}/harbour.xml")
+        assert added.startswith("Added Harbour Gazette: 3 items.")
+        assert f"Newest: {FERRY}" in added
+        # the next message is answered from the new feed's articles
+        answer = await command(botapi, dm, "When does the first ferry leave?")
+        assert answer.startswith(FERRY) and "Harbour Gazette" in answer
+
+        # the running bot refreshes it from now on: a repeating job, which fetches again
+        (job,) = app.job_queue.get_jobs_by_name(f"feed:{base}/harbour.xml")  # type: ignore[union-attr]
+        assert job.job.trigger.interval.total_seconds() == JOB_INTERVAL_MINUTES * 60
+        await job.run(app)
+        assert hits(httpserver, "/harbour.xml") == 2
+        assert desk.feeds()[0].last_success is not None
+
+        shown = await command(botapi, dm, "/feeds")
+        assert "Harbour Gazette (added)" in shown and "items 3" in shown
+
+        for text, reply in [
+            ("/addfeed", "Send /addfeed URL [name]"),
+            (f"/addfeed {base}/harbour.xml", "already present"),
+            (f"/addfeed {base}/plain", f"{base}/plain: a web page with no RSS or Atom feed"),
+            ("/removefeed nothing-like-it", "no feed with the URL or name"),
+        ]:
+            got = await command(botapi, dm, text)
+            assert reply in got
+            assert got.startswith("Nothing changed: ") is (text != "/addfeed")
+        assert [s.url for s in desk.sources.active()] == [f"{base}/harbour.xml"]
+
+        refused = await command(botapi, other, "/removefeed Harbour Gazette")
+        assert "operators" in refused and len(desk.sources.active()) == 1
+
+        removed = await command(botapi, dm, "/removefeed Harbour Gazette")
+        assert removed.startswith("Removed Harbour Gazette: no longer refreshed.")
+        assert "3 articles are kept" in removed
+        assert not app.job_queue.get_jobs_by_name(f"feed:{base}/harbour.xml")  # type: ignore[union-attr]
+        assert desk.ask("ferry timetable").found  # the articles stay
+
+
+async def test_added_feeds_are_scheduled_at_start_up(
+    botapi: BotApiServer, settings: Settings, clock: Clock, httpserver: HTTPServer
+) -> None:
+    base = serve(httpserver)
+    admin = botapi.user("Olga")
+    settings.admin_ids = [admin["id"]]
+    async with running(settings, clock) as app:
+        await command(botapi, botapi.private_chat(admin), f"/addfeed {base}/ Mountain")
+        assert f"feed:{base}/atom.xml" in job_names(app)
+    async with running(settings, clock) as app:  # a restart: the stored feed is refreshed
+        name = f"feed:{base}/atom.xml"
+        assert name in job_names(app)
+        desk = desk_of(app)
+        assert desk.sources.active()[0].name == "Mountain"
+        # removed by another process (`newsbot feeds remove`): its job stops at its next run
+        desk.store.remove_feed_source(f"{base}/atom.xml")
+        (job,) = app.job_queue.get_jobs_by_name(name)  # type: ignore[union-attr]
+        fetched = hits(httpserver, "/atom.xml")
+        await job.run(app)
+        assert hits(httpserver, "/atom.xml") == fetched and name not in job_names(app)
