@@ -14,7 +14,7 @@ import pytest
 from bot.errors import SourceError
 from bot.models import Result
 from bot.parsing import ArticleParseError, article_from_json, parse_seed_text
-from bot.sources.feeds import parse_feed
+from bot.sources.feeds import html_to_blocks, parse_feed
 from bot.tg import render
 from tests.botapi import TelegramHTMLError
 from tests.fuzzing import MODIFIED, TARGETS, BadMarkup, check_telegram_html
@@ -146,3 +146,8 @@ def test_a_malformed_or_unprintable_url_is_neither_linked_nor_a_button(url: str)
     assert "<a " not in reply.html
     assert reply.keyboard is not None
     assert all(b.url is None for row in reply.keyboard.inline_keyboard for b in row)
+
+
+def test_a_malformed_marked_section_in_item_html_is_read_as_text() -> None:
+    blocks = html_to_blocks("<p>Before.</p><![CDA3A[odd]]><p>After.</p>")
+    assert blocks.paragraphs == ["Before.", "<![CDA3A[odd]]>", "After."]

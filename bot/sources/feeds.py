@@ -352,8 +352,21 @@ class _Paragraphs(HTMLParser):
         self._heading = False
 
 
+# "<!" opening anything but a comment: a declaration or marked section ("<![CDATA[").
+_DECLARATION = re.compile(r"<!(?!--)")
+
+
 def html_to_blocks(html: str) -> TextBlocks:
     """Clean paragraphs from an HTML fragment (never raises; empty input gives no blocks)."""
+    try:
+        return _blocks(html)
+    except AssertionError:
+        # The stdlib parser (before Python 3.13) asserts on a malformed declaration or
+        # marked section ("<![CDA3A[", "<!DOCTYPE x ["): read those as text instead.
+        return _blocks(_DECLARATION.sub("&lt;!", html))
+
+
+def _blocks(html: str) -> TextBlocks:
     parser = _Paragraphs()
     parser.feed(html)
     parser.close()
