@@ -126,6 +126,9 @@ def test_arabic_replies_with_latin_values() -> None:
     assert text[2].startswith(RLM + "غيّر") or text[2].startswith("غيّر")
     settings = lines(render.digest_settings(subscription, moment, tr=AR).html)
     assert settings[2] == f"المنطقة الزمنية: {FSI}Asia/Baghdad{PDI}"
+    assert settings[-1] == "اللغة: لغة تيليغرام لدى كل شخص"
+    english = lines(render.digest_settings(None, None, language="ar").html)
+    assert english[-1] == f"Language: {FSI}العربية{PDI}"
     help_lines = lines(render.help_text("newsbot", tr=AR).html)
     assert all(
         not line or line[0] in (RLM, "•") or "\u0600" <= line[0] <= "\u06ff" for line in help_lines

@@ -150,6 +150,7 @@ async def test_an_arabic_conversation(botapi: BotApiServer, app: NewsApp) -> Non
 
     settings_text = (await say(botapi, dm, "/settings"))["text"]
     assert "الحالة: مفعّل" in settings_text and f"{FSI}Asia/Riyadh{PDI}" in settings_text
+    assert settings_text.endswith("اللغة: العربية")
 
     # and back to English
     assert (await say(botapi, dm, "/language en"))["text"] == "This chat's language: English."
@@ -244,3 +245,15 @@ async def test_awkward_input_gets_a_polite_arabic_reply_and_only_the_usual_log_l
     assert all(usual.fullmatch(r.getMessage()) for r in bot_lines()), [
         r.getMessage() for r in bot_lines()
     ]
+
+
+async def test_inline_answers_speak_the_askers_language(botapi: BotApiServer, app: NewsApp) -> None:
+    omar = botapi.user("Omar", language_code="ar")
+    answer = await botapi.wait_for_inline_answer(botapi.inline_query(omar, "مكتبة الرياض"))
+    first = answer["results"][0]
+    assert first["title"] == LIBRARY
+    assert first["description"].startswith("09 مارس 2025")
+    assert first["reply_markup"]["inline_keyboard"][0][0]["text"] == "المصدر"
+    amy = botapi.user("Amy", language_code="en")
+    answer = await botapi.wait_for_inline_answer(botapi.inline_query(amy, "مكتبة الرياض"))
+    assert answer["results"][0]["description"].startswith("09 Mar 2025")

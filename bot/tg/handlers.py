@@ -164,7 +164,11 @@ async def digest_settings(update: Update, context: NewsContext) -> None:
     subscription = digests.subscription(chat.id)
     now = context.bot_data.clock()
     next_at = digests.next_delivery(subscription, now).at if subscription else None
-    await _reply(update, render.digest_settings(subscription, next_at, tr=_tr(update, context)))
+    language = context.desk.languages.chosen(chat.id)
+    shown = render.digest_settings(
+        subscription, next_at, language=language, tr=_tr(update, context)
+    )
+    await _reply(update, shown)
 
 
 async def language(update: Update, context: NewsContext) -> None:

@@ -300,14 +300,25 @@ def unsubscribed(was_active: bool, *, tr: Translator = ENGLISH) -> Reply:
 
 
 def digest_settings(
-    subscription: Subscription | None, next_at: datetime | None, *, tr: Translator = ENGLISH
+    subscription: Subscription | None,
+    next_at: datetime | None,
+    *,
+    language: str | None = None,
+    tr: Translator = ENGLISH,
 ) -> Reply:
-    """/settings: the chat's digest time, timezone and status."""
+    """/settings: the chat's digest time, timezone and status, and the language it chose
+    (`language`, a code; None: each person's own)."""
+    chosen = (
+        translator(language).name if language else tr.gettext("each person's Telegram language")
+    )
+    speaks = tr.gettext("Language: {language}", language=tr.isolate(escape(chosen)))
     if subscription is None:
         return Reply(
             tr.gettext(
                 "No daily digest yet. Start one with <code>/subscribe 07:30 Asia/Baghdad</code>."
             )
+            + "\n"
+            + speaks
         )
     status = (
         tr.gettext("active")
@@ -322,6 +333,7 @@ def digest_settings(
     ]
     if subscription.active and next_at is not None:
         lines.append(tr.gettext("Next: {when}", when=_local(next_at, subscription.timezone, tr)))
+    lines.append(speaks)
     return Reply("\n".join(lines))
 
 
