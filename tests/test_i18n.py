@@ -14,6 +14,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from bot import i18n
+from bot.follows import TopicError
 from bot.tg import render
 from tests.botapi import parse_html
 
@@ -175,3 +176,18 @@ def test_the_expiry_notice_counts_its_days_in_arabic() -> None:
     assert "أكثر من 30 يوماً فانتهت" in render.expired_notice(30, tr=ar)
     assert "more than 1 day old" in render.expired_notice(1)
     assert "more than 30 days old" in render.expired_notice(30)
+
+
+def test_topic_limits_count_in_arabic() -> None:
+    ar = i18n.translator("ar")
+
+    def shown(kind: str, limit: int, tr: i18n.Translator = ar) -> str:
+        return parse_html(render.topic_error(TopicError("", kind=kind, limit=limit), tr=tr).html)[0]
+
+    assert "100 حرف على الأكثر" in shown("long", 100)
+    assert "60 حرفًا على الأكثر" in shown("long", 60)
+    assert "10 أحرف على الأكثر" in shown("long", 10)
+    assert "50 موضوعًا" in shown("many", 50)
+    assert "موضوعين" in shown("many", 2)
+    assert "at most 100 characters" in shown("long", 100, i18n.ENGLISH)
+    assert "already follows 50 topics" in shown("many", 50, i18n.ENGLISH)

@@ -386,16 +386,18 @@ def topic_error(error: TopicError, *, tr: Translator = ENGLISH) -> Reply:
     """A topic that cannot be followed: usage, too long, or too many."""
     if error.kind == "long":
         return Reply(
-            tr.gettext(
-                "That topic is too long: at most {limit} characters. Try a few key words.",
-                limit=tr.number(error.limit),
+            tr.ngettext(
+                "That topic is too long: at most {count} character. Try a few key words.",
+                "That topic is too long: at most {count} characters. Try a few key words.",
+                error.limit,
             )
         )
     if error.kind == "many":
         return Reply(
-            tr.gettext(
-                "This chat already follows {limit} topics, the most it may. /unfollow one first.",
-                limit=tr.number(error.limit),
+            tr.ngettext(
+                "This chat already follows {count} topic, the most it may. /unfollow one first.",
+                "This chat already follows {count} topics, the most it may. /unfollow one first.",
+                error.limit,
             )
         )
     return Reply(
