@@ -125,9 +125,12 @@ def conditions(questions: list[Question]) -> dict[str, Asked]:
 def run_ours(retriever: Retriever, articles: dict[str, Article], asked: Asked) -> Scores:
     scores = Scores()
     for asked_text, question, as_of in asked:
-        hits = retriever.search(asked_text, as_of=as_of, limit=5).hits
+        search = retriever.search(asked_text, as_of=as_of, limit=5)
+        hits = search.hits
+        # The card as the bot shows it (NewsDesk passes the question and its terms).
         shown = bool(hits) and answer_shown(
-            question.answer, card(articles[hits[0].article_id], hits[0])
+            question.answer,
+            card(articles[hits[0].article_id], hits[0], search.question, search.terms),
         )
         scores.add([hit.article_id for hit in hits], question.gold_id, shown)
     return scores

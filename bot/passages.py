@@ -22,6 +22,8 @@ MAX_WORDS = 80
 # A sentence longer than this (a list, a table flattened to text) is cut every CHUNK_WORDS.
 LONG_SENTENCE_WORDS = 120
 CHUNK_WORDS = 60
+# An Arabic comma or semicolon ends a sentence only after this many words (see _clause_ends).
+MIN_CLAUSE_WORDS = 8
 
 # End of a sentence: . ! or ? (closing quotes/brackets allowed), space, then what can open one.
 # Arabic has no capitals: a full stop (. or ۔), ! or ? (? or ؟) then an Arabic letter or digit
@@ -49,8 +51,7 @@ def split_sentences(paragraph: str) -> list[str]:
     for match in _BOUNDARY.finditer(paragraph):
         if _is_abbreviation(paragraph[start : match.start() + 1]):
             continue
-        # A clause mark inside brackets, as in "(13 أكتوبر 1958، المدينة)", ends nothing.
-        if match.group("clause") and _open_bracket(paragraph[start : match.start()]):
+        if match.group("clause") and not _clause_ends(paragraph[start : match.start()]):
             continue
         sentences.append(paragraph[start : match.end()].strip())
         start = match.end()
@@ -58,8 +59,13 @@ def split_sentences(paragraph: str) -> list[str]:
     return [sentence for sentence in sentences if sentence]
 
 
-def _open_bracket(text: str) -> bool:
-    return text.count("(") > text.count(")")
+def _clause_ends(clause: str) -> bool:
+    """Whether an Arabic comma or semicolon after `clause` ends it as a sentence.
+
+    Not inside brackets, as in "(13 أكتوبر 1958، المدينة)", and not after a few words only: a
+    list ("مصر، الأردن، ...") or a short aside stays with what follows.
+    """
+    return clause.count("(") <= clause.count(")") and len(clause.split()) >= MIN_CLAUSE_WORDS
 
 
 def _is_abbreviation(text: str) -> bool:

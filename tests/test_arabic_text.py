@@ -71,17 +71,32 @@ def test_english_is_untouched() -> None:
 
 
 def test_sentences_split_on_arabic_punctuation() -> None:
-    paragraph = "غادر السعودية في 2017. هل عاد؟ لا، لم يعد؛ بل بقي في تركيا۔ ثم كتب مقالا"
+    paragraph = (
+        "غادر السعودية في 2017. هل عاد؟ لم يعد إلى بلده الأم بعد ذلك أبدا، "
+        "بل بقي في تركيا حتى نهاية حياته الطويلة؛ ثم كتب مقالا۔ وانتهى"
+    )
     assert split_sentences(paragraph) == [
-        "غادر السعودية في 2017.", "هل عاد؟", "لا،", "لم يعد؛", "بل بقي في تركيا۔", "ثم كتب مقالا",
-    ]  # fmt: skip
+        "غادر السعودية في 2017.",
+        "هل عاد؟",
+        "لم يعد إلى بلده الأم بعد ذلك أبدا،",
+        "بل بقي في تركيا حتى نهاية حياته الطويلة؛",
+        "ثم كتب مقالا۔",
+        "وانتهى",
+    ]
 
 
-def test_a_comma_inside_brackets_does_not_split() -> None:
-    paragraph = "جمال خاشقجي (13 أكتوبر 1958، المدينة المنورة)، صحفي سعودي."
+def test_a_comma_after_a_few_words_or_inside_brackets_does_not_split() -> None:
+    # A list or a short aside stays with what follows; so does a comma inside brackets.
+    assert split_sentences("مصر، الأردن، لبنان وسوريا دول عربية.") == [
+        "مصر، الأردن، لبنان وسوريا دول عربية."
+    ]
+    paragraph = (
+        "جمال خاشقجي (13 أكتوبر 1958، المدينة المنورة - 2 أكتوبر 2018 في إسطنبول)، "
+        "صحفي وإعلامي سعودي."
+    )
     assert split_sentences(paragraph) == [
-        "جمال خاشقجي (13 أكتوبر 1958، المدينة المنورة)،",
-        "صحفي سعودي.",
+        "جمال خاشقجي (13 أكتوبر 1958، المدينة المنورة - 2 أكتوبر 2018 في إسطنبول)،",
+        "صحفي وإعلامي سعودي.",
     ]
 
 
