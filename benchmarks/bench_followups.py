@@ -12,9 +12,9 @@ time, with the bundled seeds added to the same index.
 
 A follow-up is asked the way the bot asks it (bot.cards.CardDesk): when
 bot.followup.leans_on_previous says it leans on the first question, the search gets the
-first question's text and the article its card showed (its top hit) as context; otherwise
-it is asked alone. Lines are split in two by position: even lines are "dev" (the context
-weight and boost were tuned on them with --grid), odd lines "test" (not looked at).
+first question's text and the article its card showed (its top hit, when it found one) as
+context; otherwise it is asked alone. Lines are split in two by position: even lines are
+"dev" (the context weight and boost were chosen on them with --grid), odd lines "test".
 
 It also checks standalone questions: each newsqa dev question asked right after the one
 before it, through the same path, must find the same article first as when asked alone.
@@ -99,7 +99,8 @@ def asked_after(
     whether it was taken for a follow-up."""
     if not followup.leans_on_previous(question):
         return top(retriever, question, as_of), False
-    shown = top(retriever, previous, as_of)
+    first = retriever.search(previous, as_of=as_of, limit=5)
+    shown = first.hits[0].article_id if first.found else None  # nothing found: words only
     context = QueryContext(text=previous, article_id=shown)
     return top(retriever, question, as_of, context=context), True
 
