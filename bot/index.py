@@ -279,8 +279,13 @@ class LexicalIndex:
         return float(np.log1p((self._live_passages() + 0.5) / 0.5))
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
-        """BM25 idf of each stem over the live passages; an unknown stem gets `rarest_idf`."""
-        self._refresh()
+        """BM25 idf of each stem over the live passages; an unknown stem gets `rarest_idf`.
+
+        Reads the document frequencies as they stand, without flushing pending postings
+        (an ingest asks between batches; flushing each time would grow the index's peak
+        memory); after a removal they may still count the removed passages until the
+        next search.
+        """
         n_live, df = self._live_passages(), self._passages.df
         result = {}
         for term in terms:

@@ -55,6 +55,9 @@ TOPIC_HITS = 200
 # A digest looks at this many times its size of the newest unsent articles for its stories.
 DIGEST_CANDIDATES = 10
 
+# Articles are grouped into stories this much news (by date) at a time.
+STORY_CHUNK = timedelta(days=7)
+
 # `newsbot stories` without --since: the stories of the last two days of news.
 STORY_DAYS = timedelta(days=2)
 
@@ -273,14 +276,28 @@ class NewsDesk:
         return bool(changed)
 
     def _group(self, articles: Sequence[Article]) -> None:
-        """Put new or changed articles into stories, with the index's idf (see bot.stories)."""
+        """Put new or changed articles into stories, with the index's idf (see bot.stories).
+
+        Taken a week of news at a time, so the stories compared with sit in memory a week
+        and two windows' worth at most, however many days a batch spans.
+        """
         now = datetime.now(UTC)
-        moments = [article.published or now for article in articles]
-        pool = self.store.story_members(min(moments) - STORY_WINDOW, max(moments) + STORY_WINDOW)
+        dated = sorted(articles, key=lambda article: article.published or now)
+        chunk: list[Article] = []
+        for article in dated:
+            if chunk and (article.published or now) - (chunk[0].published or now) > STORY_CHUNK:
+                self._group_chunk(chunk, now)
+                chunk = []
+            chunk.append(article)
+        if chunk:
+            self._group_chunk(chunk, now)
+
+    def _group_chunk(self, articles: Sequence[Article], now: datetime) -> None:
+        first, last = articles[0].published or now, articles[-1].published or now
         members = group_articles(
             articles,
             known=self.store.stories_of([article.id for article in articles]),
-            pool=pool,
+            pool=self.store.story_members(first - STORY_WINDOW, last + STORY_WINDOW),
             idf=self.retriever.idf,
             next_id=self.store.next_story_id(),
             now=now,
