@@ -1,0 +1,89 @@
+"""The store's story, follow and alert tables on a real SQLite file (two connections)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.models import Follow, StoryMember
+from bot.store import Store
+
+NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "news.db"
+
+
+def test_story_members_round_trip_and_story_ids_only_grow(path: Path) -> None:
+    store = Store.open(path)
+    assert store.next_story_id() == 1
+    store.save_story_members(
+        [
+            StoryMember(article_id="x", story_id=1, at=NOW, terms={"dam": 2, "lindau": 1}),
+            StoryMember(article_id="y", story_id=1, at=NOW + timedelta(hours=2), terms={}),
+            StoryMember(article_id="z", story_id=2, at=NOW - timedelta(days=3), terms={"a": 1}),
+        ]
+    )
+    other = Store.open(path)  # what one process wrote, another reads
+    members = other.story_members(NOW - timedelta(hours=1), NOW + timedelta(days=1))
+    assert [(m.article_id, m.story_id, m.terms) for m in members] == [
+        ("x", 1, {"dam": 2, "lindau": 1}),
+        ("y", 1, {}),
+    ]
+    assert other.stories_of(["x", "z", "nope"]) == {"x": 1, "z": 2}
+    assert other.next_story_id() == 3
+    assert other.newest_at() == NOW + timedelta(hours=2)
+    store.close()
+    other.close()
+
+
+def test_follow_cap_is_checked_in_the_same_transaction(path: Path) -> None:
+    store = Store.open(path)
+    for n in range(3):
+        assert store.save_follow(Follow(chat_id=1, topic=f"t{n}", since=NOW), f"t{n}", limit=3)
+    assert not store.save_follow(Follow(chat_id=1, topic="t3", since=NOW), "t3", limit=3)
+    # changing a topic the chat has is not one more
+    assert store.save_follow(Follow(chat_id=1, topic="T0", alert=True, since=NOW), "t0", limit=3)
+    assert [(f.topic, f.alert) for f in store.follows(1)] == [
+        ("T0", True),
+        ("t1", False),
+        ("t2", False),
+    ]
+    assert store.delete_follow(1, "t1") and not store.delete_follow(1, "t1")
+    store.move_chat(1, -100)
+    assert store.follows(1) == [] and len(store.follows(-100)) == 2
+    store.close()
+
+
+def test_an_alert_is_claimed_once_retried_after_failure_or_a_dead_claim(path: Path) -> None:
+    first, second = Store.open(path), Store.open(path)  # two bot processes
+    assert first.claim_alert(5, 7, "a", "2025-03-03", NOW, lease_seconds=60)
+    assert not second.claim_alert(5, 7, "a", "2025-03-03", NOW, lease_seconds=60)
+    assert first.alerts_sent_on(5, "2025-03-03") == 1  # a claim counts toward the cap
+    assert second.alerted(5, [7, 8]) == {7}
+    # the first process died: after the lease the claim is free again
+    later = NOW + timedelta(seconds=61)
+    assert second.claim_alert(5, 7, "a", "2025-03-03", later, lease_seconds=60)
+    second.finish_alert(5, 7, "failed", "timed out")
+    assert first.alerted(5, [7]) == set()  # a failed alert may be tried again
+    assert first.claim_alert(5, 7, "b", "2025-03-03", later, lease_seconds=60)
+    first.finish_alert(5, 7, "sent")
+    assert not second.claim_alert(5, 7, "b", "2025-03-04", later + timedelta(days=1), 60)
+    assert second.alert_states(5) == [(7, "b", "sent")]
+    first.close()
+    second.close()
+
+
+def test_digest_records_covered_articles_as_had_without_numbering_them(path: Path) -> None:
+    store = Store.open(path)
+    assert store.claim_delivery(9, "2025-03-04", NOW, 60)
+    store.finish_delivery(
+        9, "2025-03-04", "sent", article_ids=["lead"], message_ids=[1], also_sent=["copy"]
+    )
+    assert store.sent_among(9, ["lead", "copy", "other"]) == {"lead", "copy"}
+    assert store.digest_article_ids(9) == ["lead"]
+    store.close()
