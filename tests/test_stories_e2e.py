@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
-from bot.settings import Settings
-from bot.tg import push
+from bot.settings import AlertSettings, FeedSettings, Settings
+from bot.tg import jobs, push
 from tests.botapi import BotApiServer
 from tests.test_push_e2e import DIGEST, Clock, command, desk_of, running, utc
 
@@ -121,3 +124,32 @@ async def test_only_group_admins_change_followed_topics(
         assert "Following" in await command(botapi, group, f"/follow {TOPIC}", user=admin)
         assert await command(botapi, group, f"/unfollow {TOPIC}", user=member) == refused
         assert TOPIC in await command(botapi, group, "/following", user=member)
+
+
+async def test_a_feed_refresh_alerts_a_following_chat_at_once(
+    botapi: BotApiServer,
+    with_events: Settings,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(jobs, "FIRST_FEED_DELAY", 2.0)  # time to /follow before it runs
+    now = datetime.now(UTC)
+    published = format_datetime(now - timedelta(hours=1))
+    rss = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Alpine Wire</title>
+    <item><title>Kesselbach dam breaks again, Lindau valley flooded for the second time</title>
+    <link>https://alpinewire.example/dam-again</link><pubDate>{published}</pubDate>
+    <description>Water poured over the repaired Kesselbach dam on Sunday and flooded the
+    Lindau valley villages of Ober and Unterlindau again, the regional governor said.
+    </description></item>
+    <item><title>Ski lifts reopen after the storm</title><pubDate>{published}</pubDate>
+    <description>The ski lifts above the town reopened on Sunday.</description></item>
+    </channel></rss>"""
+    httpserver.expect_request("/alpine.xml").respond_with_data(rss, content_type="text/xml")
+    with_events.feeds = [FeedSettings(url=httpserver.url_for("/alpine.xml"))]
+    with_events.alerts = AlertSettings(quiet_hours="00:00-00:00")  # whatever the hour now
+    chat = botapi.private_chat(botapi.user("Ali"))
+    async with running(with_events, Clock(now)):
+        assert "Following" in await command(botapi, chat, f"/follow {TOPIC} --alert")
+        (alert,) = await botapi.wait_for_messages(chat.id, timeout=15)
+    assert alert["text"].startswith(f"New on {TOPIC}\nKesselbach dam breaks again")
+    assert "Ski lifts" not in alert["text"]
