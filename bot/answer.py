@@ -28,10 +28,16 @@ PASSAGE_WEIGHT = 0.5
 MIN_SENTENCE_WORDS = 5
 # Lines of site chrome and credits, never shown as an excerpt.
 _CHROME = re.compile(
-    r"^(?:by|written by|reporting by|editing by|photo|credit|source|image|watch|read more|"
-    r"related|sign up|subscribe|follow|click|short url|updated|ad feedback|advertisement)\b"
-    r"|\b(?:getty images|(?:ap|afp|reuters) photo|/ap|/afp|/reuters)\b|\(reuters\)$",
+    r"^(?:(?:photo|credit|source|image|watch|related|video)\s*:|read more\b|sign up\b|"
+    r"subscribe (?:to|now|here)\b|follow (?:us|@)|click here\b|short url\b|updated \d|"
+    r"ad feedback\b|advertisement\b)"
+    r"|\bnewsletter\b.*\bsign up\b|\bsign up\b.*\bnewsletter\b"
+    r"|\b(?:getty images|(?:ap|afp|reuters) photo)\b|\((?:reuters|ap|afp)\)$",
     re.IGNORECASE,
+)
+# "By Jane Smith" or "By Jane Smith, CNN": a byline, not "By the end of the year, ...".
+_BYLINE = re.compile(
+    r"^(?:By|Written by|Reporting by|Editing by)\s+(?:[A-Z][\w.'’-]*\s*){1,4}(?:,|$| and\b)"
 )
 
 
@@ -138,7 +144,7 @@ def readable_sentences(article: Article) -> list[str]:
     body = [
         sentence
         for paragraph in article.body
-        if paragraph.strip() and paragraph not in subheadings
+        if paragraph.strip() and paragraph not in subheadings and not _CHROME.search(paragraph)
         for sentence in split_sentences(paragraph.strip())
         if _is_statement(sentence)
     ]
@@ -152,7 +158,11 @@ def readable_sentences(article: Article) -> list[str]:
 
 
 def _is_statement(sentence: str) -> bool:
-    return len(sentence.split()) >= MIN_SENTENCE_WORDS and not _CHROME.search(sentence)
+    return (
+        len(sentence.split()) >= MIN_SENTENCE_WORDS
+        and not _CHROME.search(sentence)
+        and not _BYLINE.search(sentence)
+    )
 
 
 def _article_idf(found: list[set[str]]) -> dict[str, float]:

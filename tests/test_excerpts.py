@@ -54,14 +54,27 @@ def test_caption_bullets_and_chrome_are_never_excerpts() -> None:
             "By Jane Smith, Dover correspondent",
             "Follow",
             "Sign up for our daily newsletter and get the news in your inbox.",
+            "Get the weekly health newsletter. Sign up here to get the results every Tuesday.",
             "The storm closed Dover harbour on Monday after waves of 9 metres broke over it.",
         ],
     )
     sentences = readable_sentences(article)
-    assert sentences == [article.body[3]]
+    assert sentences == [article.body[4]]
     text, marks = answer_excerpt(article, terms("harbour waves Dover"), "How high were waves?")
-    assert text == article.body[3]
+    assert text == article.body[4]
     assert marks
+
+
+def test_sentences_that_only_look_like_chrome_are_kept() -> None:
+    article = Article(
+        id="e",
+        headline="Talks",
+        body=[
+            "By the end of the year, the two sides had agreed on a ceasefire.",
+            "Follow-up talks are planned in Cairo next month, officials said.",
+        ],
+    )
+    assert readable_sentences(article) == article.body
 
 
 def test_an_article_without_body_falls_back_to_its_bullets_then_headline() -> None:
