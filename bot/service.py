@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import httpx
 
+from bot import boilerplate
 from bot.answer import card
 from bot.digest import Digest, compose_stories, pick_stories
 from bot.errors import SourceError
@@ -138,6 +139,8 @@ class NewsDesk:
         # the bot searches it on the event loop.
         self._index_lock = threading.RLock()
         self._checked_generation: int | None = None  # see _catch_up
+        # Per source, the keys of its boilerplate paragraphs (see bot.boilerplate).
+        self._boilerplate = store.repeated_paragraphs(boilerplate.MIN_ARTICLES)
 
     @classmethod
     def open(cls, settings: Settings, *, seed: bool = True) -> NewsDesk:
@@ -167,7 +170,7 @@ class NewsDesk:
         shutil.rmtree(index_dir, ignore_errors=True)
         self.retriever = Retriever.open(index_dir)
         for batch in _batches(self.store.iter_articles(), INGEST_BATCH):
-            self.retriever.add(batch)
+            self.retriever.add(self._stripped(batch))
         self.retriever.save(generation)
 
     # -- ingest -------------------------------------------------------------------------------
@@ -271,9 +274,31 @@ class NewsDesk:
         counts, changed = self.store.upsert(_dedupe(articles))
         report.absorb(counts)
         if changed:
-            self.retriever.add(changed)
+            self._learn_boilerplate(changed)
+            self.retriever.add(self._stripped(changed))
             self._group(changed)
         return bool(changed)
+
+    def _stripped(self, articles: Sequence[Article]) -> list[Article]:
+        """The articles without their source's boilerplate paragraphs."""
+        known = self._boilerplate
+        return [boilerplate.strip(a, known.get(boilerplate.source_of(a), ())) for a in articles]
+
+    def _learn_boilerplate(self, changed: Sequence[Article]) -> None:
+        """Count the new articles' paragraphs; re-index older articles of their sources that
+        hold a paragraph which has just become boilerplate, so it leaves the index."""
+        sources = {boilerplate.source_of(article) for article in changed}
+        fresh = self.store.repeated_paragraphs(boilerplate.MIN_ARTICLES, sources)
+        changed_ids = {article.id for article in changed}
+        stale: list[str] = []
+        for source, keys in fresh.items():
+            new_keys = keys - self._boilerplate.get(source, set())
+            self._boilerplate[source] = keys
+            if new_keys:
+                stale += self.store.articles_holding(source, new_keys)
+        again = [a for a in self.store.get_many(stale).values() if a.id not in changed_ids]
+        if again:
+            self.retriever.add(self._stripped(again))
 
     def _group(self, articles: Sequence[Article]) -> None:
         """Put new or changed articles into stories, with the index's idf (see bot.stories).
@@ -434,9 +459,11 @@ class NewsDesk:
         if (on_disk.generation or -1) > (self.retriever.generation or -1):
             log.info("taking in the index saved at store generation %s", on_disk.generation)
             self.retriever = on_disk
+            self._boilerplate = self.store.repeated_paragraphs(boilerplate.MIN_ARTICLES)
 
     def _results(self, hits: Sequence[Hit], search: Search) -> list[Result]:
         articles = self.store.get_many([hit.article_id for hit in hits])
+        articles = {a.id: a for a in self._stripped(list(articles.values()))}
         results = []
         for hit in hits:
             article = articles.get(hit.article_id)
@@ -453,8 +480,8 @@ class NewsDesk:
             search = self._search(clean_question(question), as_of=None, limit=20)
             for hit in search.hits:
                 if hit.article_id == article_id:
-                    return card(article, hit, search.question, search.terms)
-        return card(article, None)  # no question: the lead
+                    return card(self._stripped([article])[0], hit, search.question, search.terms)
+        return card(self._stripped([article])[0], None)  # no question: the lead
 
     def article(self, article_id: str) -> Article | None:
         return self.store.get(article_id)

@@ -6,13 +6,14 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot import boilerplate
 from bot.errors import StoreError
 from bot.models import (
     Article,
@@ -175,6 +176,9 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     );
     CREATE INDEX feed_articles_article ON feed_articles (article_id);
     """,
+    # 9: which articles of each source hold each body paragraph, by key (bot.boilerplate):
+    # a paragraph many of a source's articles hold is that site's boilerplate.
+    lambda db: _add_paragraphs_table(db),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -341,6 +345,7 @@ class Store:
                     ),
                 )
                 _write_passages(db, article)
+                _write_paragraphs(db, article)
                 changed.append(article)
                 if row is None:
                     added += 1
@@ -361,6 +366,7 @@ class Store:
                 cursor = db.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
                 removed += cursor.rowcount
                 db.execute(f"DELETE FROM passages WHERE article_id IN ({marks})", chunk)
+                db.execute(f"DELETE FROM paragraphs WHERE article_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM story_articles WHERE article_id IN ({marks})", chunk)
             if removed:
                 self._bump_generation(db)
@@ -448,6 +454,40 @@ class Store:
             )
             for row in rows
         ]
+
+    def repeated_paragraphs(
+        self, min_articles: int, sources: Collection[str] | None = None
+    ) -> dict[str, set[str]]:
+        """Per source, the keys of the paragraphs at least `min_articles` of its articles hold.
+
+        Limited to `sources` when given (say those of a batch just ingested).
+        """
+        query = "SELECT source, key FROM paragraphs"
+        params: list[object] = []
+        if sources is not None:
+            if not sources:
+                return {}
+            query += f" WHERE source IN ({','.join('?' * len(sources))})"
+            params += list(sources)
+        query += " GROUP BY source, key HAVING COUNT(*) >= ?"
+        result: dict[str, set[str]] = {}
+        with self._lock:
+            for row in self._db.execute(query, [*params, min_articles]):
+                result.setdefault(row["source"], set()).add(row["key"])
+        return result
+
+    def articles_holding(self, source: str, keys: Collection[str]) -> list[str]:
+        """Ids of the source's articles that hold any of these paragraph keys."""
+        ids: set[str] = set()
+        with self._lock:
+            for chunk in _chunks(sorted(keys), 500):
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT article_id FROM paragraphs WHERE source = ? AND key IN ({marks})",
+                    [source, *chunk],
+                )
+                ids.update(row["article_id"] for row in rows)
+        return sorted(ids)
 
     def stories_of(self, article_ids: Sequence[str]) -> dict[str, int]:
         """The story of each grouped article; ungrouped or unknown ids are absent."""
@@ -1055,6 +1095,32 @@ def _add_passages_table(db: sqlite3.Connection) -> None:
     )
     for row in db.execute("SELECT * FROM articles").fetchall():
         _write_passages(db, _article(row))
+
+
+def _add_paragraphs_table(db: sqlite3.Connection) -> None:
+    # One statement at a time: executescript would commit the migration's transaction.
+    db.execute(
+        """
+        CREATE TABLE paragraphs (
+            source     TEXT NOT NULL,
+            key        TEXT NOT NULL,
+            article_id TEXT NOT NULL,
+            PRIMARY KEY (source, key, article_id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX paragraphs_article ON paragraphs (article_id)")
+    for row in db.execute("SELECT * FROM articles").fetchall():
+        _write_paragraphs(db, _article(row))
+
+
+def _write_paragraphs(db: sqlite3.Connection, article: Article) -> None:
+    db.execute("DELETE FROM paragraphs WHERE article_id = ?", (article.id,))
+    source = boilerplate.source_of(article)
+    db.executemany(
+        "INSERT OR IGNORE INTO paragraphs (source, key, article_id) VALUES (?, ?, ?)",
+        [(source, key, article.id) for key in boilerplate.paragraph_keys(article)],
+    )
 
 
 def _write_passages(db: sqlite3.Connection, article: Article) -> None:

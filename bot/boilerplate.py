@@ -1,0 +1,49 @@
+"""Boilerplate: paragraphs a source repeats across many of its articles (pure functions).
+
+Sign-up forms, a video player's "ad feedback" text, "Follow", "Short Url": a paragraph that
+MIN_ARTICLES or more articles of one source hold belongs to the site, not to any story. The
+store counts, per source, the articles holding each paragraph (by key); the index and the
+excerpts take articles with those paragraphs stripped. An article left with no body is still
+found by its headline, which the index counts in every passage (one passage at least).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection
+from urllib.parse import urlsplit
+
+from bot import text
+from bot.models import Article
+
+MIN_ARTICLES = 5
+
+
+def source_of(article: Article) -> str:
+    """Whose site an article comes from: its source's name, else its URL's host, else ""."""
+    if article.source:
+        return article.source
+    return urlsplit(article.url).netloc.casefold() if article.url else ""
+
+
+def paragraph_key(paragraph: str) -> str:
+    """A short key equal for paragraphs that read the same (case and spacing aside)."""
+    folded = " ".join(text.normalize(paragraph).split())
+    return hashlib.blake2b(folded.encode(), digest_size=8).hexdigest()
+
+
+def paragraph_keys(article: Article) -> set[str]:
+    """Keys of the article's body paragraphs (what can repeat across a site's articles)."""
+    return {paragraph_key(paragraph) for paragraph in article.body if paragraph.strip()}
+
+
+def strip(article: Article, repeated: Collection[str]) -> Article:
+    """The article without its body paragraphs whose key is in `repeated`."""
+    if not repeated:
+        return article
+    body = [p for p in article.body if not p.strip() or paragraph_key(p) not in repeated]
+    if len(body) == len(article.body):
+        return article
+    kept = set(body)
+    subheadings = [heading for heading in article.subheadings if heading in kept]
+    return article.model_copy(update={"body": body, "subheadings": subheadings})
