@@ -20,6 +20,7 @@ from telegram import InlineKeyboardMarkup, InlineQueryResultArticle
 
 from bot import answer, digest, text
 from bot.errors import SourceError
+from bot.i18n import languages, translator
 from bot.models import Answer, Article, Result
 from bot.parsing import ArticleParseError, article_from_json, parse_seed_text
 from bot.passages import split_passages
@@ -266,8 +267,12 @@ def check_render(data: bytes) -> None:
     published = _published(numbers)
     marks = tuple(zip(numbers[1::2], numbers[2::2], strict=False))
 
-    check_reply(render.start(name or None), one_message=True)
-    check_reply(render.schedule_error(question or "?"), one_message=True)
+    codes = languages()  # every catalogue: English and Arabic
+    tr = translator(codes[numbers[-1] % len(codes)])
+    card_id = f"c{numbers[0]:x}"
+    about = question or None  # the headline a follow-up leaned on
+    check_reply(render.start(name or None, tr=tr), one_message=True)
+    check_reply(render.schedule_error(question or "?", tr=tr), one_message=True)
 
     results = []
     article = _article(headline, body, source, url, published)
@@ -275,27 +280,33 @@ def check_render(data: bytes) -> None:
         snippet, found = answer.excerpt(article, numbers[-1] % 4, text.term_set(question))
         results.append(_result(article.id, headline, snippet, found, source, url, published))
         check_reply(
-            render.headlines([article] * (1 + numbers[0] % 3), zone=zone), one_message=False
+            render.headlines([article] * (1 + numbers[0] % 3), zone=zone, tr=tr),
+            one_message=False,
         )
         day = date(2024, 9, 12)
         many = [article] * (1 + numbers[-1] % 20)
-        check_reply(render.digest(digest.compose(1, day, many)), one_message=False)
+        check_reply(render.digest(digest.compose(1, day, many), tr=tr), one_message=False)
     direct = _result("fuzz:" + str(numbers[0]), headline, excerpt, marks, source, url, published)
     if direct is not None:
         results.append(direct)
     for result in filter(None, results):
         total = 1 + numbers[-1] % 5
         rank = numbers[0] % total
-        check_reply(render.card(result, rank=rank, total=total, zone=zone), one_message=True)
-        check_reply(render.card(result, zone=zone), one_message=True)
+        ranked_card = render.card(
+            result, rank=rank, total=total, zone=zone, card_id=card_id, about=about, tr=tr
+        )
+        check_reply(ranked_card, one_message=True)
+        check_reply(render.card(result, zone=zone, tr=tr), one_message=True)
         ranked = [
             result.model_copy(update={"article_id": f"{n}{result.article_id}"})
             for n in range(total)
         ]
         found_answer = Answer(question=question, found=True, results=ranked)
-        check_reply(render.answer(found_answer, rank=rank, zone=zone), one_message=True)
-        check_reply(render.nothing_found(ranked), one_message=True)
-        check_inline(render.inline_results(ranked, zone=zone))
+        check_reply(render.answer(found_answer, rank=rank, zone=zone, tr=tr), one_message=True)
+        check_reply(
+            render.nothing_found(ranked, card_id=card_id, about=about, tr=tr), one_message=True
+        )
+        check_inline(render.inline_results(ranked, zone=zone, tr=tr))
 
 
 def _article(
