@@ -9,7 +9,9 @@ from __future__ import annotations
 import pytest
 from pytest_httpserver import HTTPServer
 
+from bot.service import NewsDesk
 from bot.settings import Settings
+from bot.tg import jobs
 from tests.botapi import BotApiServer
 from tests.test_feed_sources import FERRY, serve
 from tests.test_push_e2e import Clock, command, desk_of, job_names, running, utc
@@ -107,3 +109,18 @@ async def test_added_feeds_are_scheduled_at_start_up(
         fetched = hits(httpserver, "/atom.xml")
         await job.run(app)
         assert hits(httpserver, "/atom.xml") == fetched and name not in job_names(app)
+
+        # added by another process (`newsbot feeds add` beside `newsbot run`): the sync job
+        # gives it a refresh job, and takes it away again once that process removes it
+        other = NewsDesk.open(settings)
+        try:
+            other.sources.add(f"{base}/harbour.xml")
+            (sync,) = app.job_queue.get_jobs_by_name(jobs.FEED_SYNC_JOB)  # type: ignore[union-attr]
+            await sync.run(app)
+            assert f"feed:{base}/harbour.xml" in job_names(app)
+            assert desk.ask("ferry timetable").found
+            other.sources.remove(f"{base}/harbour.xml")
+            await sync.run(app)
+            assert not any(n.startswith("feed:") for n in job_names(app))
+        finally:
+            other.close()

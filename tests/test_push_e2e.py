@@ -121,8 +121,9 @@ def digests_in(botapi: BotApiServer, chat_id: int) -> list[dict[str, Any]]:
 
 def job_names(application: NewsApp) -> list[str]:
     assert application.job_queue is not None
-    # "retention" (cards, and articles when set) runs in every bot: left out here
-    return sorted(j.name or "" for j in application.job_queue.jobs() if j.name != "retention")
+    # "retention" (cards, and articles when set) and "feeds:sync" run in every bot: left out
+    always = {"retention", jobs.FEED_SYNC_JOB}
+    return sorted(j.name or "" for j in application.job_queue.jobs() if j.name not in always)
 
 
 async def until(check: Callable[[], bool], what: str, seconds: float = 5.0) -> None:

@@ -1,8 +1,9 @@
 """Scheduled work in the running bot: one digest job per chat, feed refreshes, retention.
 
 Job names say what they are for and make rescheduling idempotent: "digest:<chat_id>",
-"feed:<url>" and "retention". Scheduling a name first removes any job with that name, so
-a job is replaced, never doubled. Digest jobs are one-shot: each run plans the next.
+"feed:<url>", "feeds:sync" and "retention". Scheduling a name first removes any job with
+that name, so a job is replaced, never doubled. Digest jobs are one-shot: each run plans
+the next.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 FIRST_FEED_DELAY = 5.0  # seconds after start-up before the first feed refresh
 FEED_STAGGER = 1.0  # seconds between the first refreshes of successive feeds
+FEED_SYNC = timedelta(minutes=1)  # how soon a feed added or removed elsewhere is followed
+FEED_SYNC_JOB = "feeds:sync"
 FIRST_PRUNE_DELAY = 60.0
 PRUNE_EVERY = timedelta(days=1)
 LEASE_MARGIN = 1.0  # seconds after a foreign claim expires before trying again
@@ -43,6 +46,7 @@ def start(application: NewsApp) -> None:
     """Schedule everything from the store and settings (called once the desk is open)."""
     rebuild_digests(application)
     schedule_feeds(application)
+    schedule_feed_sync(application)
     schedule_retention(application)
 
 
@@ -178,6 +182,46 @@ def schedule_feeds(application: NewsApp) -> list[Job[NewsContext]]:
         if job is not None:
             scheduled.append(job)
     return scheduled
+
+
+def schedule_feed_sync(application: NewsApp) -> Job[NewsContext] | None:
+    """A job that every FEED_SYNC makes the feed jobs match the store, for feeds another
+    process added or removed (`newsbot feeds add/remove` while the bot runs)."""
+    queue = application.job_queue
+    if queue is None:
+        return None
+    for old in queue.get_jobs_by_name(FEED_SYNC_JOB):
+        old.schedule_removal()
+    return queue.run_repeating(
+        _feed_sync_job, interval=FEED_SYNC, first=FEED_SYNC, name=FEED_SYNC_JOB
+    )
+
+
+async def _feed_sync_job(context: NewsContext) -> None:
+    sync_feeds(context.app)
+
+
+def sync_feeds(application: NewsApp) -> tuple[list[str], list[str]]:
+    """Schedule feeds that have no job and remove jobs of feeds that are gone.
+
+    Returns:
+        The URLs whose jobs were added, and those whose jobs were removed.
+    """
+    queue = application.job_queue
+    if queue is None:
+        return [], []
+    active = {source.url for source in _desk(application).sources.active()}
+    scheduled = {
+        str(job.data)
+        for job in queue.jobs()
+        if (job.name or "").startswith("feed:") and isinstance(job.data, str)
+    }
+    added, removed = sorted(active - scheduled), sorted(scheduled - active)
+    for url in added + removed:
+        sync_feed(application, url)  # an added one was fetched by whoever added it
+    if added or removed:
+        log.info("feed jobs: %d added, %d removed by another process", len(added), len(removed))
+    return added, removed
 
 
 def sync_feed(
