@@ -190,6 +190,18 @@ class FollowDesk:
             )
         return alerts[:room]
 
+    def unalerted(self) -> int | None:
+        """The generation of the articles now searched (after taking in what another
+        process stored) when an alert pass has not covered it yet, else None."""
+        generation = self._desk.catch_up()
+        if generation is None or generation <= self._store.alert_mark:
+            return None
+        return generation
+
+    def covered(self, generation: int) -> None:
+        """An alert pass offered every story of `generation` (kept across restarts)."""
+        self._store.save_alert_mark(generation)
+
     def claim(self, alert: Alert, now: datetime) -> bool:
         """Take the right to send this alert; False when it was sent or is being sent."""
         lease = self._settings.alerts.claim_lease_seconds

@@ -21,6 +21,7 @@ from bot.digest import Digest, compose_stories, pick_stories
 from bot.errors import SourceError
 from bot.feed_desk import FeedDesk
 from bot.follows import FollowDesk
+from bot.index import INDEX_FILE
 from bot.languages import LanguageDesk
 from bot.models import (
     Answer,
@@ -138,7 +139,7 @@ class NewsDesk:
         # The index is not thread-safe; feed refreshes write it from worker threads while
         # the bot searches it on the event loop.
         self._index_lock = threading.RLock()
-        self._checked_generation: int | None = None  # see _catch_up
+        self._checked: tuple[int, int | None] | None = None  # see _catch_up
         # Per source, the keys of its boilerplate paragraphs (see bot.boilerplate).
         self._boilerplate = store.repeated_paragraphs(boilerplate.MIN_ARTICLES)
 
@@ -444,18 +445,32 @@ class NewsDesk:
             self._catch_up()
             return self.retriever.search(question, as_of=as_of, limit=limit, context=context)
 
+    def catch_up(self) -> int | None:
+        """Take in what another process stored (see _catch_up); the generation of the
+        index now searched, None for an index never saved."""
+        with self._index_lock:
+            self._catch_up()
+            return self.retriever.generation
+
     def _catch_up(self) -> None:
         """Take in the index another process (say `newsbot ingest`) saved for the store.
 
-        Checked once per change of the store's generation: one small query per search.
-        The other process saves its index right after its store commit; until it does,
-        this one keeps answering from what it has instead of rebuilding.
+        Checked once per change of the store's generation or of the saved index file: one
+        small query and a stat per search. The other process saves its index right after
+        its store commit; until it does, this one keeps answering from what it has.
         """
         generation = self.store.generation
-        if generation in (self.retriever.generation, self._checked_generation):
+        if generation == self.retriever.generation:
             return
-        self._checked_generation = generation
-        on_disk = Retriever.open(index_dir_for(self.settings.db))
+        index_file = index_dir_for(self.settings.db) / INDEX_FILE
+        try:
+            saved: int | None = index_file.stat().st_mtime_ns
+        except OSError:
+            saved = None
+        if (generation, saved) == self._checked:
+            return
+        self._checked = (generation, saved)
+        on_disk = Retriever.open(index_file.parent)
         if (on_disk.generation or -1) > (self.retriever.generation or -1):
             log.info("taking in the index saved at store generation %s", on_disk.generation)
             self.retriever = on_disk

@@ -101,6 +101,12 @@ class AlertSettings(BaseModel):
         description="Local HH:MM-HH:MM when no alert is sent (equal ends: never quiet).",
     )
     claim_lease_seconds: float = Field(default=60.0, gt=0)
+    check_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the running bot looks for stories stored since its last alert "
+        "pass (by itself, `newsbot ingest` or another process).",
+    )
 
 
 class Settings(BaseSettings):

@@ -295,6 +295,22 @@ class Store:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(row[0])
 
+    @property
+    def alert_mark(self) -> int:
+        """The generation the last alert pass covered (0 before the first)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'alert_mark'").fetchone()
+        return int(row[0]) if row else 0
+
+    def save_alert_mark(self, generation: int) -> None:
+        """Record that an alert pass covered `generation`; the mark never moves back."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('alert_mark', ?) ON CONFLICT (key) DO "
+                "UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                (str(generation),),
+            )
+
     # -- articles ---------------------------------------------------------------------------
 
     def upsert(self, articles: Iterable[Article]) -> tuple[UpsertCounts, list[Article]]:

@@ -87,3 +87,16 @@ def test_digest_records_covered_articles_as_had_without_numbering_them(path: Pat
     assert store.sent_among(9, ["lead", "copy", "other"]) == {"lead", "copy"}
     assert store.digest_article_ids(9) == ["lead"]
     store.close()
+
+
+def test_the_alert_mark_is_shared_and_never_moves_back(path: Path) -> None:
+    store, other = Store.open(path), Store.open(path)
+    assert store.alert_mark == 0  # no pass yet
+    store.save_alert_mark(7)
+    assert other.alert_mark == 7
+    other.save_alert_mark(5)  # a slower process finishing an older pass
+    assert store.alert_mark == 7
+    other.save_alert_mark(9)
+    assert store.alert_mark == 9 and store.generation == 0  # the articles' count is apart
+    store.close()
+    other.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import shutil
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -10,10 +12,11 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
+from bot.service import NewsDesk
 from bot.settings import AlertSettings, FeedSettings, Settings
 from bot.tg import jobs, push
 from tests.botapi import BotApiServer
-from tests.test_push_e2e import DIGEST, Clock, command, desk_of, running, utc
+from tests.test_push_e2e import DIGEST, Clock, command, desk_of, running, until, utc
 
 EVENTS = Path(__file__).parent / "fixtures" / "stories" / "events.jsonl"
 BACKGROUND = EVENTS.with_name("background.jsonl")
@@ -32,12 +35,16 @@ def clock() -> Clock:
 
 @pytest.fixture
 def with_events(settings: Settings, tmp_path: Path) -> Settings:
-    """The store starts with one event from three outlets, its follow-up and other news."""
+    """The store starts with one event from three outlets, its follow-up and other news.
+
+    The alerts job is left for later (an hour): tests that want it set check_seconds.
+    """
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     shutil.copy(EVENTS, seeds / "events.jsonl")
     shutil.copy(BACKGROUND, seeds / "background.jsonl")  # other news of February
     settings.seeds = seeds
+    settings.alerts = AlertSettings(check_seconds=3600)
     return settings
 
 
@@ -146,10 +153,72 @@ async def test_a_feed_refresh_alerts_a_following_chat_at_once(
     </channel></rss>"""
     httpserver.expect_request("/alpine.xml").respond_with_data(rss, content_type="text/xml")
     with_events.feeds = [FeedSettings(url=httpserver.url_for("/alpine.xml"))]
-    with_events.alerts = AlertSettings(quiet_hours="00:00-00:00")  # whatever the hour now
+    # whatever the hour now
+    with_events.alerts = AlertSettings(quiet_hours="00:00-00:00", check_seconds=0.5)
     chat = botapi.private_chat(botapi.user("Ali"))
     async with running(with_events, Clock(now)):
         assert "Following" in await command(botapi, chat, f"/follow {TOPIC} --alert")
         (alert,) = await botapi.wait_for_messages(chat.id, timeout=15)
     assert alert["text"].startswith(f"New on {TOPIC}\nKesselbach dam breaks again")
     assert "Ski lifts" not in alert["text"]
+
+
+def _store_elsewhere(settings: Settings, tmp_path: Path, article: dict[str, str]) -> None:
+    """Ingest one article as `newsbot ingest` would beside the bot: its own NewsDesk and
+    connection on the same SQLite file."""
+    path = tmp_path / f"{article['id']}.jsonl"
+    path.write_text(json.dumps(article) + "\n", encoding="utf-8")
+    other = NewsDesk.open(settings, seed=False)
+    try:
+        assert other.ingest([path]).added == 1
+    finally:
+        other.close()
+
+
+async def test_stories_stored_by_another_process_are_alerted_once_across_restarts(
+    botapi: BotApiServer, with_events: Settings, tmp_path: Path
+) -> None:
+    with_events.alerts = AlertSettings(quiet_hours="00:00-00:00", check_seconds=0.2)
+    now = datetime.now(UTC)
+    chat = botapi.private_chat(botapi.user("Ali"))
+
+    def alerts_sent() -> list[str]:
+        return [m["text"] for m in botapi.sent(chat.id) if m["text"].startswith("New on")]
+
+    first = {
+        "id": "dam-again",
+        "source": "Alpine Wire",
+        "published": (now - timedelta(hours=1)).isoformat(),
+        "url": "https://alpinewire.example/dam-again",
+        "headline": "Kesselbach dam breaks again, Lindau valley flooded for the second time",
+        "body": "Water poured over the repaired Kesselbach dam and flooded the Lindau valley "
+        "villages of Ober and Unterlindau again, the regional governor said.",
+    }
+    async with running(with_events, Clock(now)) as app:
+        assert "Following" in await command(botapi, chat, f"/follow {TOPIC} --alert")
+        await asyncio.to_thread(_store_elsewhere, with_events, tmp_path, first)
+        (alert,) = await botapi.wait_for_messages(chat.id, timeout=15)
+        assert alert["text"].startswith(f"New on {TOPIC}\nKesselbach dam breaks again")
+        desk = desk_of(app)
+        await until(lambda: desk.store.alert_mark == desk.store.generation, "the alert mark")
+        await asyncio.sleep(1.0)  # five more checks: nothing more to send
+    assert len(alerts_sent()) == 1
+
+    # stored while the bot is down: sent after the restart, and the first alert is not resent
+    second = {
+        "id": "dam-inquiry-report",
+        "source": "Alpine Wire",
+        "published": (now - timedelta(minutes=10)).isoformat(),
+        "url": "https://alpinewire.example/dam-report",
+        "headline": "Kesselbach dam report: Lindau valley warned of cracks a year ago",
+        "body": "Engineers warned a year ago that the Kesselbach dam above the Lindau valley "
+        "had cracks in its spillway, a report published on Tuesday shows.",
+    }
+    _store_elsewhere(with_events, tmp_path, second)
+    async with running(with_events, Clock(datetime.now(UTC))) as app:
+        (alert,) = await botapi.wait_for_messages(chat.id, timeout=15)
+        assert alert["text"].startswith(f"New on {TOPIC}\nKesselbach dam report")
+        desk = desk_of(app)
+        await until(lambda: desk.store.alert_mark == desk.store.generation, "the alert mark")
+        await asyncio.sleep(1.0)
+    assert len(alerts_sent()) == 2

@@ -1,15 +1,18 @@
-"""Scheduled work in the running bot: one digest job per chat, feed refreshes, retention.
+"""Scheduled work in the running bot: one digest job per chat, feed refreshes, topic
+alerts, retention.
 
 Job names say what they are for and make rescheduling idempotent: "digest:<chat_id>",
-"feed:<url>", "feeds:sync" and "retention". Scheduling a name first removes any job with
-that name, so a job is replaced, never doubled. Digest jobs are one-shot: each run plans
-the next.
+"feed:<url>", "feeds:sync", "alerts" and "retention". Scheduling a name first removes any
+job with that name, so a job is replaced, never doubled. Digest jobs are one-shot: each run
+plans the next.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from telegram.ext import Job
@@ -24,10 +27,12 @@ FIRST_FEED_DELAY = 5.0  # seconds after start-up before the first feed refresh
 FEED_STAGGER = 1.0  # seconds between the first refreshes of successive feeds
 FEED_SYNC = timedelta(minutes=1)  # how soon a feed added or removed elsewhere is followed
 FEED_SYNC_JOB = "feeds:sync"
+ALERTS_JOB = "alerts"
 FIRST_PRUNE_DELAY = 60.0
 PRUNE_EVERY = timedelta(days=1)
 LEASE_MARGIN = 1.0  # seconds after a foreign claim expires before trying again
 FAILED_RETRY_SECONDS = 15 * 60  # a failed digest is tried again this often, within grace
+FULL_ALERT_PASS = 10 * 60.0  # seconds: alerts are offered at least this often, new or not
 
 # A one-shot job whose moment passed while the loop was busy (thousands due at 08:00)
 # must still run, however late: APScheduler would otherwise drop it after 1 s.
@@ -48,6 +53,7 @@ def start(application: NewsApp) -> None:
     schedule_feeds(application)
     schedule_feed_sync(application)
     schedule_retention(application)
+    schedule_alerts(application)
 
 
 # ---------------------------------------------------------------------------------- digests
@@ -276,9 +282,7 @@ async def _feed_job(context: NewsContext) -> None:
     if context.desk.sources.source(job.data) is None:  # removed by `newsbot feeds remove`
         job.schedule_removal()
         return
-    if await refresh_feed(context.desk, job.data):
-        # followed topics with alerts hear of a new story as soon as it is in
-        await push.send_alerts(context.bot, context.desk, context.bot_data.clock())
+    await refresh_feed(context.desk, job.data)  # new stories: the alerts job sends them
 
 
 async def refresh_feed(desk: NewsDesk, url: str) -> bool:
@@ -301,6 +305,51 @@ async def refresh_feed(desk: NewsDesk, url: str) -> bool:
         f" ({report.problems[0].reason})" if report.problems else "",
     )
     return bool(report.added or report.updated)
+
+
+# ---------------------------------------------------------------------------------- alerts
+
+
+@dataclass
+class _AlertPasses:
+    last_full: float = float("-inf")  # time.monotonic() of the last pass
+
+
+def schedule_alerts(application: NewsApp) -> Job[NewsContext] | None:
+    """A repeating job offering alerts the stories stored since the last pass, every
+    `alerts.check_seconds`, whoever stored them."""
+    queue = application.job_queue
+    if queue is None:
+        return None
+    for old in queue.get_jobs_by_name(ALERTS_JOB):
+        old.schedule_removal()
+    every = _desk(application).settings.alerts.check_seconds
+    return queue.run_repeating(
+        _alerts_job,
+        interval=every,
+        first=every,
+        name=ALERTS_JOB,
+        data=_AlertPasses(),
+        job_kwargs={"max_instances": 1, "coalesce": True},
+    )
+
+
+async def _alerts_job(context: NewsContext) -> None:
+    """Send the alerts of stories stored since the last pass: by this bot's feed refresh,
+    /addfeed, or `newsbot ingest` beside it. Every FULL_ALERT_PASS a pass runs anyway,
+    for stories held back by quiet hours, the daily cap or a failed send."""
+    job = context.job
+    if job is None or not isinstance(job.data, _AlertPasses):
+        return
+    follows = context.desk.follows
+    generation = await asyncio.to_thread(follows.unalerted)
+    started = time.monotonic()
+    if generation is None and started - job.data.last_full < FULL_ALERT_PASS:
+        return
+    await push.send_alerts(context.bot, context.desk, context.bot_data.clock())
+    job.data.last_full = started
+    if generation is not None:
+        follows.covered(generation)
 
 
 # ---------------------------------------------------------------------------------- retention
