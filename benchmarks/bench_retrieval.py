@@ -39,6 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot import boilerplate  # noqa: E402
 from bot.answer import card  # noqa: E402
 from bot.evaluation import add_typos, answer_shown  # noqa: E402
 from bot.models import Article, Hit  # noqa: E402
@@ -107,6 +108,7 @@ class Scores:
     ranks: list[int | None] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
     hits: list[list[dict[str, Any]]] = field(default_factory=list)
+    terms: list[list[str]] = field(default_factory=list)
 
     def add(self, ranked: Sequence[str], gold: str, seconds: float) -> None:
         top = list(ranked[:5])
@@ -128,9 +130,12 @@ class Scores:
 
 
 def load_articles(newsqa: Path) -> list[Article]:
-    """newsqa articles through the product's own JSON parser (headline fallbacks included)."""
+    """newsqa articles through the product's own JSON parser (headline fallbacks included),
+    without the paragraphs each site repeats (as the bot indexes and shows them)."""
     with (newsqa / "articles.jsonl").open(encoding="utf-8") as lines:
-        return [article_from_json(json.loads(line), line=n) for n, line in enumerate(lines, 1)]
+        articles = [article_from_json(json.loads(line), line=n) for n, line in enumerate(lines, 1)]
+    known = boilerplate.repeated(articles)
+    return [boilerplate.strip(a, known.get(boilerplate.source_of(a), ())) for a in articles]
 
 
 def load_questions(newsqa: Path) -> list[Question]:
@@ -197,10 +202,12 @@ def serve_questions(newsqa: Path, index_dir: Path) -> dict[str, Any]:
             scores.add([hit.article_id for hit in search.hits], question.gold_id, begin)
             scores.latencies_ms[-1] = (time.perf_counter() - begin) * 1000
             scores.hits.append([hit.model_dump() for hit in search.hits])
+            scores.terms.append(list(search.terms))
         results[name] = scores
     # Plain values cross the process boundary (classes of __main__ do not unpickle there).
     plain = {
-        name: (scores.ranks, scores.latencies_ms, scores.hits) for name, scores in results.items()
+        name: (scores.ranks, scores.latencies_ms, scores.hits, scores.terms)
+        for name, scores in results.items()
     }
     return {"load_s": load_s, "results": plain, "rss_mb": peak_rss_mb()}
 
@@ -428,7 +435,7 @@ def shown_table(served: dict[str, Scores], asked: list[Question], by_id: dict[st
         top = top5 = 0
         for i in chosen:
             cards = [
-                card(by_id[hit.article_id], hit)
+                card(by_id[hit.article_id], hit, asked[i].text, dated.terms[i])
                 for hit in (Hit.model_validate(plain) for plain in dated.hits[i])
             ]
             shown = [answer_shown(asked[i].answer, c) for c in cards]
@@ -484,8 +491,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         asked = conditions(questions)
         subset = {name: items[:: args.fuzzy_every] for name, items in asked.items()}
         ours = {
-            name: Scores(ranks, latencies, hits)
-            for name, (ranks, latencies, hits) in served["results"].items()
+            name: Scores(ranks, latencies, hits, terms)
+            for name, (ranks, latencies, hits, terms) in served["results"].items()
         }
         systems = {
             "Retriever (ours)": ours,

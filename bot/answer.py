@@ -27,14 +27,13 @@ PASSAGE_WEIGHT = 0.5
 # Sentences of fewer words are labels, credits or chrome, not statements.
 MIN_SENTENCE_WORDS = 5
 # Lines of site chrome and credits, never shown as an excerpt.
-_CHROME = re.compile(
-    r"^(?:(?:photo|credit|source|image|watch|related|video)\s*:|read more\b|sign up\b|"
+_CHROME_START = re.compile(
+    r"(?:(?:photo|credit|source|image|watch|related|video)\s*:|read more\b|sign up\b|"
     r"subscribe (?:to|now|here)\b|follow (?:us|@)|click here\b|short url\b|updated \d|"
     r"ad feedback\b|advertisement\b)"
-    r"|\bnewsletter\b.*\bsign up\b|\bsign up\b.*\bnewsletter\b"
-    r"|\b(?:getty images|(?:ap|afp|reuters) photo)\b|\((?:reuters|ap|afp)\)$",
-    re.IGNORECASE,
 )
+_CREDITS = ("getty images", "ap photo", "afp photo", "reuters photo")
+_CREDIT_ENDS = ("(reuters)", "(ap)", "(afp)")
 # "By Jane Smith" or "By Jane Smith, CNN": a byline, not "By the end of the year, ...".
 _BYLINE = re.compile(
     r"^(?:By|Written by|Reporting by|Editing by)\s+(?:[A-Z][\w.'’-]*\s*){1,4}(?:,|$| and\b)"
@@ -112,7 +111,8 @@ def answer_excerpt(
     """
     wanted = frozenset(terms)
     sentences = readable_sentences(article)
-    found = [text.term_set(sentence) & wanted for sentence in sentences]
+    needles = _needles(wanted)
+    found = [_held(sentence, wanted, needles) for sentence in sentences]
     weight = _article_idf(found)
     kind = answer_types.wanted(question) if question else None
     average = sum(weight.values()) / len(weight) if weight else 1.0
@@ -144,7 +144,7 @@ def readable_sentences(article: Article) -> list[str]:
     body = [
         sentence
         for paragraph in article.body
-        if paragraph.strip() and paragraph not in subheadings and not _CHROME.search(paragraph)
+        if paragraph.strip() and paragraph not in subheadings and not _is_chrome(paragraph)
         for sentence in split_sentences(paragraph.strip())
         if _is_statement(sentence)
     ]
@@ -160,9 +160,49 @@ def readable_sentences(article: Article) -> list[str]:
 def _is_statement(sentence: str) -> bool:
     return (
         len(sentence.split()) >= MIN_SENTENCE_WORDS
-        and not _CHROME.search(sentence)
-        and not _BYLINE.search(sentence)
+        and not _is_chrome(sentence)
+        and not _BYLINE.match(sentence)
     )
+
+
+def _is_chrome(line: str) -> bool:
+    """Whether a line is site chrome or a credit (plain substring tests: this runs a lot)."""
+    low = line.casefold()
+    return bool(
+        _CHROME_START.match(low)
+        or ("newsletter" in low and "sign up" in low)
+        or any(credit in low for credit in _CREDITS)
+        or low.rstrip().endswith(_CREDIT_ENDS)
+    )
+
+
+def _needles(wanted: frozenset[str]) -> re.Pattern[str] | None:
+    """A pattern that a sentence (folded) matches when it may hold a wanted term.
+
+    A stem, less its last letter, begins its words once folded ("citi" of "city", "come"
+    of "coming", "capabl" of "capabilities"), and the forms folded into a word hold theirs
+    ("soldiers" for "troops", "united" for "us"). None when that does not hold (digits,
+    non-Latin scripts): then every sentence is read in full.
+    """
+    if not wanted or not all(term.isascii() and term.isalpha() for term in wanted):
+        return None
+    needles = {term[:-1] if len(term) >= 3 else term for term in wanted}
+    needles.update(form for form, word in text.ALIASES.items() if text.stem(word) in wanted)
+    if "us" in wanted:
+        needles.update(("u.s", "united states"))
+    ordered = sorted(needles, key=len, reverse=True)
+    alternatives = "|".join(re.escape(needle) for needle in ordered)
+    return re.compile(r"\b(?:" + alternatives + r")[\w'.]*")
+
+
+def _held(sentence: str, wanted: frozenset[str], needles: re.Pattern[str] | None) -> set[str]:
+    """The wanted terms a sentence holds; with `needles`, only the words they begin are read."""
+    if needles is None:
+        return text.term_set(sentence) & wanted
+    held: set[str] = set()
+    for match in needles.finditer(text.normalize(sentence)):
+        held |= text.term_set(match.group()) & wanted
+    return held
 
 
 def _article_idf(found: list[set[str]]) -> dict[str, float]:

@@ -10,7 +10,8 @@ found by its headline, which the index counts in every passage (one passage at l
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Iterable
 from urllib.parse import urlsplit
 
 from bot import text
@@ -47,3 +48,20 @@ def strip(article: Article, repeated: Collection[str]) -> Article:
     kept = set(body)
     subheadings = [heading for heading in article.subheadings if heading in kept]
     return article.model_copy(update={"body": body, "subheadings": subheadings})
+
+
+def repeated(articles: Iterable[Article]) -> dict[str, set[str]]:
+    """Per source, the paragraph keys MIN_ARTICLES or more of these articles hold.
+
+    What the store's counts give for a store holding exactly these articles (for tools
+    that index articles without a store, such as the benchmarks).
+    """
+    counts: Counter[tuple[str, str]] = Counter()
+    for article in articles:
+        source = source_of(article)
+        counts.update((source, key) for key in paragraph_keys(article))
+    result: dict[str, set[str]] = {}
+    for (source, key), count in counts.items():
+        if count >= MIN_ARTICLES:
+            result.setdefault(source, set()).add(key)
+    return result
