@@ -87,13 +87,20 @@ class CardDesk:
 
     def _follow_up(self, chat_id: int, question: str, previous: Card, now: datetime) -> Card:
         """`question` in the context of `previous`: its topic's words, and the article it
-        shows. A did-you-mean card answered nothing: only its question's words count."""
+        shows. A did-you-mean card answered nothing: only its question's words count. A
+        card asked within a digest keeps its follow-ups within that digest (not its story
+        number: the follow-up asks something new about it)."""
         focus = previous.focus if previous.kind != "suggestions" else None
         topic = clean_question(f"{previous.topic} {question}")
         context = QueryContext(text=previous.topic, article_id=focus.article_id if focus else None)
-        answer = self._desk.ask(question, context=context)
         about = focus.headline if focus else previous.question or None
-        return self._save(chat_id, question, topic, answer, now, about=about)
+        if previous.scope is None:
+            answer = self._desk.ask(question, context=context)
+            return self._save(chat_id, question, topic, answer, now, about=about)
+        digest = previous.scope.digest_message_id
+        answer = self._desk.digests.ask(chat_id, question, message_id=digest, context=context)
+        scope = Scope(digest_message_id=digest)
+        return self._save(chat_id, question, topic, answer, now, scope=scope, about=about)
 
     def _save(
         self,

@@ -674,12 +674,14 @@ class DigestDesk:
         *,
         message_id: int | None = None,
         number: int | None = None,
+        context: QueryContext | None = None,
     ) -> Answer:
         """Answer from the chat's digest first (the one sent as `message_id`, else the latest).
 
         With `number`, the answer is that story of the digest; when the digest has no such
         story, the number is read as part of the question ("/ask 12 dead"). Falls back to
-        all articles when the digest's stories do not answer the question.
+        all articles when the digest's stories do not answer the question. `context` is what
+        a follow-up leans on (see `NewsDesk.ask`).
         """
         ids = self._store.digest_article_ids(chat_id, message_id)
         if number is not None and 1 <= number <= len(ids):
@@ -688,10 +690,10 @@ class DigestDesk:
                 return Answer(question=question, found=True, results=[result])
         if number is not None:  # no such story: the number was part of the question
             question = f"{number} {question}".strip()
-        answer = self._desk.ask(question, within=ids) if ids else None
+        answer = self._desk.ask(question, within=ids, context=context) if ids else None
         if answer is not None and answer.found:
             return answer
-        return self._desk.ask(question)
+        return self._desk.ask(question, context=context)
 
 
 def _feed_state(url: str, status: FeedStatus | None) -> FeedState | None:

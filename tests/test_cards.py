@@ -149,6 +149,19 @@ def test_in_groups_only_a_reply_to_a_card_is_a_follow_up(cards: CardDesk) -> Non
     assert follow.about == IRAN and follow.results[0].headline == IRAN
 
 
+def test_a_follow_up_to_a_card_asked_within_a_digest_stays_within_it(
+    cards: CardDesk, desk: NewsDesk
+) -> None:
+    al_hol = next(r.article_id for r in desk.ask("Al-Hol camp Iraq Iran").results)
+    desk.store.finish_delivery(-5, "2026-11-30", "sent", article_ids=[al_hol], message_ids=[41])
+    asked = cards.ask(-5, "how many families returned?", now=NOW, reply_to=41)
+    first = cards.sent(asked, 50)
+    assert first.scope is not None and first.scope.digest_message_id == 41
+    follow = cards.ask(-5, "and Iraq?", now=NOW, reply_to=first.message_id)
+    assert follow.about == AL_HOL and follow.scope == first.scope
+    assert [r.article_id for r in follow.results] == [al_hol]  # not the Iran story outside it
+
+
 # ---------------------------------------------------------------------------------- store, CLI
 
 
