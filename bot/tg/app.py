@@ -39,6 +39,7 @@ from bot.settings import Settings
 from bot.tg import handlers, jobs, render
 from bot.tg.context import BotData, NewsApp, NewsContext
 from bot.tg.push import PUSH_CONCURRENCY
+from bot.tg.updates import UpdatesRequest
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ def build_application(
             )
         )
         .rate_limiter(rate_limiter or _rate_limiter())
+        .get_updates_request(UpdatesRequest())  # an unreadable update does not stall polling
         .concurrent_updates(PerChatUpdateProcessor())
         .job_queue(job_queue)
         .post_init(_post_init)

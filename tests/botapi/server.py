@@ -506,6 +506,11 @@ class BotApiServer:
         await self._wait(lambda: sum(map(predicate, self.calls)) >= n, timeout, "calls")
         return [c for c in self.calls if predicate(c)]
 
+    def push_raw_update(self, payload: JSON) -> int:
+        """Queue `payload` as the next update as is, unchecked (what a newer or broken
+        server might send); returns its update_id."""
+        return self._push(payload)
+
     @property
     def pending_updates(self) -> int:
         return len(self._updates)
