@@ -14,6 +14,18 @@ from bot import text
 
 # A follow-up is short; a longer question says enough on its own.
 MAX_WORDS = 8
+# A pronoun points back only in a question that names little itself: "are they closing
+# the Al-Hol camp?" stands on its own; "how many people still live there?" leans on the
+# answer before.
+MAX_OWN_WORDS_WITH_POINTER = 3
+# "this week", "these days" mean now, not something said before ("that day" does).
+_NOW = frozenset({"this", "these"})
+_TIMES = frozenset(
+    """
+    today tonight morning afternoon evening night day days week weekend month year years
+    season summer winter spring autumn time
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
 # Openers that continue the conversation: "and in Syria?", "what about Turkey?".
 OPENERS = frozenset({"and", "but", "also", "so", "then", "plus"})
 OPENING_PAIRS = frozenset({("what", "about"), ("how", "about"), ("why", "not")})
@@ -33,16 +45,23 @@ _BE = frozenset({"is", "are", "was", "were", "be", "been", "will", "has", "have"
 
 def leans_on_previous(question: str) -> bool:
     """Whether `question` leans on the previous one: at most MAX_WORDS words, and it opens
-    with "and"/"what about"…, points back ("he", "there", "else"…), or is a question word
-    with at most one word of its own ("when?", "how many died?")."""
+    with "and"/"what about"…, points back ("he", "there", "else"…) with at most
+    MAX_OWN_WORDS_WITH_POINTER words of its own, or is a question word with at most one
+    word of its own ("when?", "how many died?")."""
     words = _plain_words(question)
     if not words or len(words) > MAX_WORDS:
         return False
     if words[0] in OPENERS or tuple(words[:2]) in OPENING_PAIRS:
         return True
-    if any(_points_back(words, i) for i in range(len(words))):
+    own = [
+        w
+        for w in words
+        if w not in QUESTION_WORDS and w not in POINTERS and not text.is_stopword(w)
+    ]
+    if len(own) <= MAX_OWN_WORDS_WITH_POINTER and any(
+        _points_back(words, i) for i in range(len(words))
+    ):
         return True
-    own = [w for w in words if w not in QUESTION_WORDS and not text.is_stopword(w)]
     return words[0] in QUESTION_WORDS and len(own) <= 1
 
 
@@ -60,8 +79,10 @@ def _points_back(words: list[str], i: int) -> bool:
     word = words[i]
     if word not in POINTERS:
         return False
+    after = words[i + 1] if i + 1 < len(words) else ""
+    if word in _NOW:
+        return after not in _TIMES
     if word != "there":
         return True
     before = words[i - 1] if i else ""
-    after = words[i + 1] if i + 1 < len(words) else ""
     return before not in _BE and after not in _BE

@@ -26,6 +26,9 @@ from bot.followup import leans_on_previous, within
         "who's she?",
         "but why now?",
         "and the other camp?",
+        "how many people still live there?",
+        "what did his wife say about it?",
+        "what happened that day?",  # "that day": a day said before
     ],
 )
 def test_short_questions_that_point_back_lean_on_the_previous_one(question: str) -> None:
@@ -42,6 +45,10 @@ def test_short_questions_that_point_back_lean_on_the_previous_one(question: str)
         "Are there US troops in Iraq?",  # "there" is existential, not a place
         "Is there a ceasefire in Gaza?",
         "Grindavik volcano lava",
+        "are they closing the Al-Hol camp?",  # a pronoun, but it names what it is about
+        "how much did Trump's PAC pay his lawyer",
+        "Protests in Iran this week",  # "this week" is now, not something said before
+        "oil prices this month",
         "Which wildly popular show was recently green lit for a new season and what is it?",
         "and " + "word " * 10,  # too long to be a follow-up
         "",
