@@ -22,7 +22,7 @@ from bot.tg import render
 from bot.tg.app import build_application, polling
 from bot.tg.context import NewsApp
 from tests.botapi import BotApiServer
-from tests.test_tg_e2e import AL_HOL, IRAN, ask, buttons, desk_of, found_two
+from tests.test_tg_e2e import AL_HOL, IRAN, ask, buttons, desk_of, found_two, not_found
 
 # A fresh story that would now rank first for the Al-Hol question.
 NEWER = {
@@ -103,6 +103,25 @@ async def test_more_and_back_work_after_the_question_was_deleted(
     assert answer["text"].startswith("Thanks")
     (verdict,) = desk_of(app).store.feedback()
     assert (verdict["question"], verdict["rank"], verdict["helpful"]) == (question, 0, True)
+
+
+async def test_did_you_mean_works_after_the_question_was_deleted(
+    botapi: BotApiServer, app: NewsApp
+) -> None:
+    dm = botapi.private_chat(botapi.user())
+    question = not_found(desk_of(app))
+    asked = await dm.send(question)
+    (reply,) = await botapi.wait_for_messages(dm.id)
+    dm.delete(asked)
+    suggestion = desk_of(app).ask(question).results[0].headline
+    label = next(iter(buttons(reply)))
+    assert suggestion.startswith(label.rstrip("…"))
+
+    pressed = await dm.press(reply, label)
+    assert "reply_to_message" not in botapi.callback_query(pressed)["message"]
+    (opened,) = await botapi.wait_for_messages(dm.id)
+    assert opened["text"].startswith(suggestion)
+    assert (await botapi.wait_for_callback_answer(pressed)).get("text") is None
 
 
 async def test_buttons_work_after_a_restart(
