@@ -189,6 +189,22 @@ async def test_an_expired_card_says_so_and_asks_again(
     assert answer["text"] == render.EXPIRED  # pruned: nothing left to re-ask
 
 
+async def test_ask_again_on_an_expired_follow_up_asks_what_it_was_about(
+    botapi: BotApiServer, app: NewsApp, clock: Clock
+) -> None:
+    dm = botapi.private_chat(botapi.user())
+    await ask(botapi, dm, "Pezeshkian visit")
+    follow = await ask(botapi, dm, "when?")
+    assert follow["text"].startswith("about: Iran’s president visits Iraq")
+    clock.now += timedelta(days=31)
+
+    await botapi.wait_for_callback_answer(await dm.press(follow, "👍"))
+    (edited,) = await botapi.wait_for_edits(dm.id)
+    await botapi.wait_for_callback_answer(await dm.press(edited, "🔄 Ask again"))
+    (fresh,) = await botapi.wait_for_messages(dm.id)
+    assert fresh["text"].startswith(IRAN)  # not "found nothing" for "when?" alone
+
+
 async def test_buttons_from_before_cards_get_a_polite_answer(
     botapi: BotApiServer, app: NewsApp
 ) -> None:

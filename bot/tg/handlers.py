@@ -342,12 +342,13 @@ async def _expired(
 
 
 async def _ask_again(message: Message, context: NewsContext, card: Card, tr: Translator) -> None:
-    """The card's question asked now, as a new card replying to the old one."""
+    """The card's question asked now, as a new card replying to the old one (a follow-up's
+    with the words it leaned on: "when?" alone would find nothing)."""
     now = context.bot_data.clock()
     focus = card.focus
     fresh: Card | None = None
     if card.question:
-        fresh = context.cards.ask(message.chat_id, card.question, now=now)
+        fresh = context.cards.ask(message.chat_id, card.topic or card.question, now=now)
     elif focus is not None:  # an article opened from the headlines: that article again
         fresh = context.cards.open_article(message.chat_id, focus.article_id, now=now)
     if fresh is None:
