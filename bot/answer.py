@@ -136,9 +136,9 @@ def answer_excerpt(
 def readable_sentences(article: Article) -> list[str]:
     """The sentences an excerpt may show: the body's statements, in order.
 
-    Subheadings, short labels and lines of chrome (bylines, credits, "Follow") are left
-    out. A body with none falls back to the summary bullets, then the caption, then the
-    headline, so there is always one.
+    Subheadings, short labels, lines of chrome (bylines, credits, "Follow") and repeats of
+    an earlier sentence are left out. A body with none falls back to the summary bullets,
+    then the caption, then the headline, so there is always one.
     """
     subheadings = set(article.subheadings)
     body = [
@@ -149,12 +149,27 @@ def readable_sentences(article: Article) -> list[str]:
         if _is_statement(sentence)
     ]
     if body:
-        return body
+        return _first_of_each(body)
     for fallback in (article.summary, [article.caption or ""], [article.headline]):
         kept = [line.strip() for line in fallback if line.strip()]
         if kept:
             return kept
     return [article.headline]
+
+
+def _first_of_each(sentences: list[str]) -> list[str]:
+    """The sentences without repeats (same words, any punctuation or diacritics): some
+    articles restate their lead at a section break, and a repeat would crowd out the
+    sentence that answers when the excerpt widens around the best one.
+    """
+    seen: set[tuple[str, ...]] = set()
+    unique = []
+    for sentence in sentences:
+        key = tuple(text.words(sentence))
+        if key not in seen:
+            seen.add(key)
+            unique.append(sentence)
+    return unique
 
 
 def _is_statement(sentence: str) -> bool:

@@ -91,8 +91,12 @@ def test_the_answer_type_cue_picks_the_sentence_with_the_number() -> None:
         body=[
             "The council discussed the flood defences of the town at length on Tuesday evening.",
             "Officials said the flood defences of the town will cost 12 million pounds to build.",
-        ]
-        * 4,
+            "Residents of the riverside streets asked the council many questions at the meeting.",
+            "The mayor thanked the volunteers who filled sandbags during the winter storms.",
+            "Work on the new walls is expected to start once the plans have been approved.",
+            "Shop owners on the high street welcomed the plans but asked for a quick start.",
+            "A public exhibition of the designs opens at the library later this month.",
+        ],
     )
     question = "How much will the flood defences cost?"
     text, _ = answer_excerpt(article, terms(question), question)
@@ -125,3 +129,22 @@ def test_a_number_the_question_already_gives_is_not_an_answer() -> None:
     assert not holds("It happened in 2022.", AnswerType.NUMBER, "How many?")
     assert not holds("Yesterday he held it.", AnswerType.NAME, question)  # a first word only
     assert holds("The record is held by Barry Bonds.", AnswerType.NAME, question)
+
+
+def test_a_lead_repeated_at_a_section_break_is_shown_once() -> None:
+    lead = "جمال خاشقجي صحفي وكاتب سعودي عمل في صحف عدة."
+    article = Article(
+        id="k",
+        headline="جمال خاشقجي",
+        body=[
+            f"{lead} كتب مقالات في صحيفة واشنطن بوست.",
+            # The same lead again, with diacritics and other punctuation.
+            "جَمال خاشقجي صحفي وكاتب سعودي عمل في صحف عدة؛",
+            "ولد خاشقجي في المدينة المنورة سنة 1958 ودرس في جامعة إنديانا.",
+        ],
+    )
+    sentences = readable_sentences(article)
+    assert sentences == [lead, "كتب مقالات في صحيفة واشنطن بوست.", article.body[2]]
+    shown, _ = answer_excerpt(article, terms("متى ولد جمال خاشقجي الصحفي"), "متى ولد خاشقجي")
+    assert shown.count("صحفي وكاتب") == 1
+    assert "1958" in shown
