@@ -53,6 +53,8 @@ T = TypeVar("T")
 
 # A followed topic is looked for among this many best articles for it.
 TOPIC_HITS = 200
+# Hits the story spread reorders, whatever `top` asks for: one order for every length.
+SPREAD_WINDOW = 20
 
 # A digest looks at this many times its size of the newest unsent articles for its stories.
 DIGEST_CANDIDATES = 10
@@ -405,15 +407,16 @@ class NewsDesk:
         limit = top or self.settings.top
         if not cleaned:
             return Answer(question=question, found=False)
+        window = max(limit, SPREAD_WINDOW)
         if within is not None:
             search = self._search(cleaned, as_of=as_of, limit=max(limit, 100), context=context)
             allowed = set(within)
-            hits = [hit for hit in search.hits if hit.article_id in allowed][:limit]
-            results = self._spread(self._results(hits, search))
+            hits = self._spread([hit for hit in search.hits if hit.article_id in allowed][:window])
+            results = self._results(hits[:limit], search)
             found = bool(results) and hits[0].score >= FOUND_THRESHOLD
             return Answer(question=question, found=found, results=results)
-        search = self._search(cleaned, as_of=as_of, limit=limit, context=context)
-        results = self._spread(self._results(search.hits, search))
+        search = self._search(cleaned, as_of=as_of, limit=window, context=context)
+        results = self._results(self._spread(search.hits)[:limit], search)
         return Answer(question=question, found=search.found and bool(results), results=results)
 
     def topic_articles(self, topic: str, limit: int = TOPIC_HITS) -> list[str]:
@@ -425,11 +428,15 @@ class NewsDesk:
         hits = self._search(cleaned, as_of=None, limit=limit).hits
         return [hit.article_id for hit in hits if hit.score >= FOUND_THRESHOLD]
 
-    def _spread(self, results: list[Result]) -> list[Result]:
-        """No two results of one story in a row (a light reorder; the ranking is retrieval's)."""
-        story_of = self.store.stories_of([result.article_id for result in results])
-        order = spread([result.article_id for result in results], story_of)
-        by_id = {result.article_id: result for result in results}
+    def _spread(self, hits: Sequence[Hit]) -> list[Hit]:
+        """No two hits of one story in a row (a light reorder; the ranking is retrieval's).
+
+        Callers pass the first SPREAD_WINDOW hits whatever they show, so the first results
+        are the same for any `top` up to it (and the More button walks that order).
+        """
+        story_of = self.store.stories_of([hit.article_id for hit in hits])
+        order = spread([hit.article_id for hit in hits], story_of)
+        by_id = {hit.article_id: hit for hit in hits}
         return [by_id[article_id] for article_id in order]
 
     def _search(

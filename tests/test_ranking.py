@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bot.models import Article
 from bot.retrieval import FADE_DAYS, Retriever, freshness_bonus
+from bot.service import IngestReport, NewsDesk
+from bot.settings import Settings
 from tests.test_retrieval import seed_articles
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
@@ -90,3 +93,17 @@ def test_a_much_weaker_fresh_match_is_not_lifted_over_a_stronger_old_one() -> No
     retriever.add([strong, weak])
     ranked = retriever.search("Stromboli volcano lava", as_of=NOW).hits
     assert [hit.article_id for hit in ranked] == ["strong", "weak"]
+
+
+def test_the_desk_shows_the_same_first_results_whatever_top(tmp_path: Path) -> None:
+    desk = NewsDesk.open(Settings(db=tmp_path / "news.db"), seed=False)
+    try:
+        desk.add_articles([*seed_articles(), *STREAM], IngestReport())
+        for question in ["Iraq", "What happened in Baghdad?", "storm coast road"]:
+            longest = [r.article_id for r in desk.ask(question, as_of=NOW, top=20).results]
+            assert longest
+            for top in range(1, len(longest) + 1):
+                shown = [r.article_id for r in desk.ask(question, as_of=NOW, top=top).results]
+                assert shown == longest[:top]
+    finally:
+        desk.close()
