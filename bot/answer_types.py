@@ -10,6 +10,7 @@ import re
 from enum import Enum
 
 from bot import text
+from bot.lang import has_arabic
 
 
 class AnswerType(Enum):
@@ -53,8 +54,27 @@ _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _NAME = re.compile(r"(?<=\S )(?:[A-Z][\w’'-]+)")
 
 
+# Arabic "when" ("متى", "في أي عام"), read from normalised text (alef forms folded, no
+# diacritics), and what holds a date there: a year (ARCD's history goes back to three
+# digits), a Gregorian, Levantine or Hijri month, or "عام"/"سنة"/"القرن" before a word.
+# "كم" (how many) is left out: on the tune half a number cue chose worse sentences.
+_AR_WHEN = re.compile(
+    r"(?:^|\s)و?(?:متى|متي)(?:\s|$)|(?:في|ب)\s?اي\s(?:عام|سنه|سنة|تاريخ|يوم|شهر|قرن)"
+)
+_AR_MONTHS = (
+    "يناير|فبراير|مارس|ابريل|مايو|يونيو|يوليو|اغسطس|سبتمبر|اكتوبر|نوفمبر|ديسمبر|"
+    "كانون|شباط|اذار|نيسان|ايار|حزيران|تموز|اب|ايلول|تشرين|"
+    "محرم|صفر|ربيع|جمادي|رجب|شعبان|رمضان|شوال|ذو القعده|ذو الحجه"
+)
+_AR_DATE = re.compile(
+    rf"\d{{3,4}}|(?:^|\s)(?:{_AR_MONTHS})(?:\s|$)|(?:^|\s)(?:القرن|عام|سنه|سنة)\s"
+)
+
+
 def wanted(question: str) -> AnswerType | None:
     """The kind of answer `question` asks for, or None when its wording does not say."""
+    if has_arabic(question) and _AR_WHEN.search(text.normalize(question)):
+        return AnswerType.DATE
     for kind, pattern in _WANTS:
         if pattern.search(question):
             return kind
@@ -67,6 +87,11 @@ def holds(sentence: str, kind: AnswerType, question: str) -> bool:
     A number or name that the question itself uses ("the 62nd home run") is not an answer.
     """
     asked = set(text.words(question))
+    if kind is AnswerType.DATE and has_arabic(question):
+        return any(
+            not set(text.words(match.group())) <= asked
+            for match in _AR_DATE.finditer(text.normalize(sentence))
+        )
     if kind is AnswerType.NUMBER:  # a year is a date, not a count
         return any(
             not set(text.words(match.group())) <= asked

@@ -148,3 +148,46 @@ def test_a_lead_repeated_at_a_section_break_is_shown_once() -> None:
     shown, _ = answer_excerpt(article, terms("متى ولد جمال خاشقجي الصحفي"), "متى ولد خاشقجي")
     assert shown.count("صحفي وكاتب") == 1
     assert "1958" in shown
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("متى ولد خاشقجي؟", AnswerType.DATE),
+        ("في أي عام تأسست الجامعة", AnswerType.DATE),
+        ("ما هي عاصمة مصر", None),
+    ],
+)
+def test_arabic_questions_that_ask_when_want_a_date(question: str, kind: AnswerType) -> None:
+    assert wanted(question) is kind
+
+
+def test_the_arabic_date_cue_picks_the_sentence_with_the_year() -> None:
+    article = Article(
+        id="u",
+        headline="جامعة القاهرة",
+        body=[
+            (
+                "تأسست الجامعة بجهود رجال الفكر والاستنارة في مصر، ودعا إليها كتاب وصحفيون"
+                " وأعيان كثيرون، وجمعت لها التبرعات من الأهالي والأمراء في القاهرة والأقاليم."
+            ),
+            "تأسست الجامعة في الحادي والعشرين من ديسمبر سنة 1908 باسم الجامعة المصرية.",
+            "وهي ثاني أقدم مؤسسة للتعليم العالي في البلاد بعد الأزهر الشريف.",
+            "تضم كليات للطب والهندسة والحقوق والآداب والعلوم والتجارة والزراعة.",
+            "تخرج فيها عدد كبير من الأدباء والعلماء والسياسيين المعروفين.",
+            "يقع حرمها الرئيسي في حي الجيزة على الضفة الغربية لنهر النيل.",
+            "تشتهر قبتها الكبيرة التي صارت رمزا معروفا للتعليم في البلاد.",
+            "يدرس فيها اليوم طلاب من بلدان كثيرة في مراحل التعليم المختلفة.",
+            "وتصدر عنها مجلات علمية محكمة في تخصصات متعددة ومتنوعة.",
+            "وتملك مكتبة مركزية كبيرة تضم مخطوطات نادرة وكتبا قيمة.",
+            "ويشارك أساتذتها في مؤتمرات دولية كثيرة كل عام دراسي.",
+        ],
+    )
+    assert holds(article.body[1], AnswerType.DATE, "متى تأسست جامعة القاهرة")
+    assert not holds(article.body[0], AnswerType.DATE, "متى تأسست جامعة القاهرة")
+    assert not holds("تأسست في عام 1908 أيضا.", AnswerType.DATE, "هل تأسست في عام 1908")
+    question = "متى تأسست الجامعة"
+    shown, _ = answer_excerpt(article, terms(question), question)
+    assert shown.startswith(article.body[1])
+    plain = "تأسست الجامعة"
+    assert answer_excerpt(article, terms(plain), plain)[0].startswith(article.body[0])
