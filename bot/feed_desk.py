@@ -205,16 +205,25 @@ class FeedDesk:
             return ImportLine(number=number, url=None, outcome="failed", detail=outline.problem)
         try:
             added = self.add(url, name=outline.name)
-        except FeedExistsError as exc:
-            return ImportLine(number=number, url=url, outcome="present", detail=str(exc))
+        except FeedExistsError as exc:  # the outcome says "already present" once
+            detail = str(exc).removeprefix("already present: ")
+            return ImportLine(number=number, url=url, outcome="present", detail=detail)
         except SourceError as exc:
             return ImportLine(number=number, url=url, outcome="failed", detail=str(exc))
-        detail = f"{added.title or added.source.url}: {added.items} items"
+        detail = f"{added.title or added.source.url}: {items(added.items)}"
         return ImportLine(number=number, url=url, outcome="added", detail=detail)
 
     def export_opml(self, now: datetime | None = None) -> str:
-        """Every active feed as an OPML 2.0 document."""
-        return build_opml(self.active(), now=now or datetime.now(UTC))
+        """Every active feed as an OPML 2.0 document, named as `newsbot feeds` shows it.
+
+        A feed added without a name is exported under its own title, so that a reader (or
+        another newsbot) importing the file does not name it by its URL.
+        """
+        named = [
+            source if source.name else source.model_copy(update={"name": self.title(source.url)})
+            for source in self.active()
+        ]
+        return build_opml(named, now=now or datetime.now(UTC))
 
     def refresh(self, url: str) -> IngestReport:
         """Fetch one feed again (conditional GET) with its current name and full-text choice."""
@@ -271,6 +280,11 @@ def _newest(articles: Sequence[Article]) -> str | None:
 def _key(url: str) -> str:
     """How URLs are compared for duplicates: canonical when possible, else as written."""
     return canonical_url(url) or url.strip()
+
+
+def items(count: int) -> str:
+    """'1 item', '3 items'."""
+    return f"{count} item" if count == 1 else f"{count} items"
 
 
 def counts(lines: Sequence[ImportLine]) -> dict[str, int]:

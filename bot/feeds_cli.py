@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import NewsbotError
-from bot.feed_desk import FeedAdded, FeedRemoved, ImportLine, counts
+from bot.feed_desk import FeedAdded, FeedRemoved, ImportLine, counts, items
 from bot.models import FeedSource, FeedStatus
 from bot.service import NewsDesk
 from bot.settings import Settings
@@ -82,7 +82,7 @@ def _import(desk: NewsDesk, path: Path) -> int:
 def render_added(added: FeedAdded) -> str:
     title = added.title or added.source.url
     newest = f"; newest: {added.newest}" if added.newest else ""
-    return f"added {title} ({added.source.url}): {added.items} items{newest}"
+    return f"added {title} ({added.source.url}): {items(added.items)}{newest}"
 
 
 def render_removed(removed: FeedRemoved) -> str:

@@ -257,7 +257,7 @@ def test_export_is_opml_2_that_imports_back(httpserver: HTTPServer, tmp_path: Pa
     outlines = parse_opml(exported.encode())
     assert [(o.url, o.name) for o in outlines] == [
         (f"{base}/atom.xml", "Mountain & <Co>"),
-        (f"{base}/harbour.xml", f"{base}/harbour.xml"),
+        (f"{base}/harbour.xml", "Harbour Gazette"),  # no name given: the feed's own title
     ]
     other = NewsDesk.open(Settings(db=tmp_path / "b.db"), seed=False)
     try:

@@ -66,13 +66,21 @@ def test_import_export_and_purge(httpserver: HTTPServer, tmp_path: Path) -> None
     assert lines[1] == f"outline 2: failed: {base}/gone.xml: HTTP 404 NOT FOUND"
     assert lines[2] == "outline 3: failed: an outline without xmlUrl"
     assert lines[3] == "outline 4: added: Mountain Post: 2 items"
-    assert lines[4].startswith("outline 5: already present: ")
+    assert lines[4] == f"outline 5: already present: {base}/harbour.xml (added before)"
     assert lines[5] == "added 2, already present 1, failed 2"
 
     exported = newsbot(db, "feeds", "export")
     assert exported.returncode == 0
     assert exported.stdout.count("<outline ") == 2
     assert f'xmlUrl="{base}/harbour.xml"' in exported.stdout
+
+    # a feed added without a name is exported under its own title, not its URL
+    assert newsbot(db, "feeds", "remove", "Harbour Gazette").returncode == 0
+    assert newsbot(db, "feeds", "add", f"{base}/harbour.xml").returncode == 0
+    exported = newsbot(db, "feeds", "export").stdout
+    assert f'text="Harbour Gazette" title="Harbour Gazette" xmlUrl="{base}/harbour.xml"' in (
+        exported
+    )
 
     purged = newsbot(db, "feeds", "remove", "Mountain Post", "--purge")
     assert purged.returncode == 0, purged.stderr

@@ -70,6 +70,26 @@ async def test_three_outlets_one_event_is_one_digest_entry_with_also_in(
     assert "https://valleyherald.example/news/kesselbach" not in links
 
 
+async def test_the_readme_example_digest_is_what_the_bot_sends(
+    botapi: BotApiServer, with_events: Settings, clock: Clock
+) -> None:
+    """README's "A digest as users see it": the same chat, topic and articles, sent for real."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    intro = readme.index("A digest as users see it:")
+    start = readme.index("```\n", intro) + 4
+    example = readme[start : readme.index("\n```", start)]
+    chat = botapi.private_chat(botapi.user("Ali"))
+    async with running(with_events, clock):
+        await command(botapi, chat, "/follow central bank interest rates")
+        await command(botapi, chat, "/subscribe 07:30 UTC")
+        (digest,) = await botapi.wait_for_messages(chat.id, timeout=10)
+    sent = digest["text"].split("\n\n")
+    shown = example.split("\n\n")
+    # the README shows the first entries only: the same header, entries in order, and footer
+    assert len(shown) >= 4 and shown[0] == sent[0] and shown[-1] == sent[-1]
+    assert shown[1:-1] == sent[1 : len(shown) - 1]
+
+
 async def test_follow_list_alert_once_and_unfollow(
     botapi: BotApiServer, with_events: Settings, clock: Clock
 ) -> None:
