@@ -13,8 +13,10 @@ from tests.botapi import BotApiServer
 
 
 @pytest.fixture
-async def botapi() -> AsyncIterator[BotApiServer]:
+async def botapi(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[BotApiServer]:
     """A local Bot API server on 127.0.0.1 (random port), stopped after the test."""
+    # PTB 22 warns when it builds RetryAfter unless opted in to timedeltas; warnings are errors
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
     async with BotApiServer() as server:
         yield server
 

@@ -234,10 +234,7 @@ async def bot(botapi: BotApiServer) -> Any:
         yield bot
 
 
-async def test_ptb_sees_telegram_errors(
-    botapi: BotApiServer, bot: Bot, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # RetryAfter.retry_after as a timedelta
+async def test_ptb_sees_telegram_errors(botapi: BotApiServer, bot: Bot) -> None:
     alice, bob = botapi.user("Alice"), botapi.user("Bob")
     blocked, flooded = botapi.private_chat(alice), botapi.private_chat(bob)
     group = botapi.group("Old group", [alice])

@@ -33,12 +33,6 @@ NEWER = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _timedeltas(monkeypatch: pytest.MonkeyPatch) -> None:
-    # PTB 22 warns when it builds RetryAfter unless opted in to timedeltas; warnings are errors
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
 class Clock:
     """The bot's clock, moved by hand."""
 

@@ -19,12 +19,6 @@ from tests.test_push_e2e import Clock, command, desk_of, job_names, running, utc
 JOB_INTERVAL_MINUTES = 9
 
 
-@pytest.fixture(autouse=True)
-def _timedeltas(monkeypatch: pytest.MonkeyPatch) -> None:
-    # PTB 22 warns when it builds RetryAfter unless opted in to timedeltas; warnings are errors
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock(utc(2024, 9, 11, 3, 0))

@@ -68,12 +68,6 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
 
 
-@pytest.fixture(autouse=True)
-def _timedeltas(monkeypatch: pytest.MonkeyPatch) -> None:
-    # PTB 22 warns when it builds RetryAfter unless opted in to timedeltas; warnings are errors
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock(utc(2024, 9, 11, 3, 0))

@@ -23,11 +23,6 @@ BACKGROUND = EVENTS.with_name("background.jsonl")
 TOPIC = "Kesselbach dam Lindau valley"
 
 
-@pytest.fixture(autouse=True)
-def _timedeltas(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # PTB 22 warns otherwise; warnings are errors
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock(utc(2025, 3, 8, 7, 29, 58))

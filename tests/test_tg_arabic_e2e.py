@@ -12,18 +12,18 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.i18n import FSI, PDI, RLM
-from bot.service import NewsDesk
 from bot.settings import Settings
 from bot.tg.app import build_application, polling
 from bot.tg.context import NewsApp
 from tests.botapi import BotApiServer, Chat
+from tests.test_push_e2e import Clock, desk_of
 
 FIXTURE = Path(__file__).parent / "fixtures" / "arabic"
 LIBRARY = "Bayt Al-Kutub: افتتاح أكبر مكتبة عامة في الرياض بمليوني كتاب"
@@ -33,19 +33,6 @@ _ARABIC = re.compile("[\u0600-\u06ff]")
 _LATIN_WORD = re.compile("[A-Za-z]{3,}")
 
 
-class Clock:
-    """Real-speed time from a settable start (as in test_push_e2e)."""
-
-    def __init__(self, start: datetime) -> None:
-        self.set(start)
-
-    def set(self, moment: datetime) -> None:
-        self._start, self._t0 = moment, time.monotonic()
-
-    def __call__(self) -> datetime:
-        return self._start + timedelta(seconds=time.monotonic() - self._t0)
-
-
 @pytest.fixture
 def clock() -> Clock:
     # 04:29:58 UTC is 07:29:58 in Riyadh (UTC+3), two seconds before a 07:30 digest
@@ -53,22 +40,13 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def app(
-    settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[NewsApp]:
+async def app(settings: Settings, clock: Clock) -> AsyncIterator[NewsApp]:
     """The bot, polling, over a store seeded with the Arabic fixture articles only."""
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
     settings.seeds = FIXTURE
     application = build_application(settings)
     application.bot_data.clock = clock
     async with polling(application, poll_timeout=1):
         yield application
-
-
-def desk_of(application: NewsApp) -> NewsDesk:
-    desk = application.bot_data.desk
-    assert desk is not None
-    return desk
 
 
 async def say(botapi: BotApiServer, chat: Chat, text: str, **kw: Any) -> dict[str, Any]:

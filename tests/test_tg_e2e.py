@@ -41,12 +41,8 @@ VOLCANO_QUESTION = "Grindavik volcano lava"
 
 
 @pytest.fixture
-async def app(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[NewsApp]:
+async def app(settings: Settings, tmp_path: Path) -> AsyncIterator[NewsApp]:
     """The bot, polling; post_init opened the NewsDesk (seeded) and one article with a URL."""
-    # PTB 22 warns when it builds RetryAfter unless opted in to timedeltas; warnings are errors
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
     application = build_application(settings)
     async with polling(application, poll_timeout=1):
         extra = tmp_path / "extra.jsonl"

@@ -26,10 +26,7 @@ def free_port() -> int:
 
 
 @pytest.fixture
-async def webhook_app(
-    botapi: BotApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[NewsApp, str]]:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+async def webhook_app(botapi: BotApiServer, tmp_path: Path) -> AsyncIterator[tuple[NewsApp, str]]:
     port = free_port()
     settings = Settings(
         db=tmp_path / "news.db",

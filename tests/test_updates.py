@@ -31,12 +31,6 @@ GOOD = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _timedeltas(monkeypatch: pytest.MonkeyPatch) -> None:
-    # PTB 22 warns when it builds RetryAfter unless opted in to timedeltas; warnings are errors
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[NewsApp]:
     async with polling(build_application(settings), poll_timeout=1) as application:
