@@ -1,0 +1,106 @@
+"""The connection every table family shares: its lock, transactions and the generation."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+
+class StoreBase:
+    """One connection, shared by the event loop and worker threads: every call takes a lock.
+
+    `generation` grows with every change to the articles, so an index saved at one
+    generation can tell that it is stale.
+    """
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+        self._lock = threading.RLock()
+        self._depth = 0  # transactions open in this one (the lock's holder only)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        raise NotImplementedError  # the schema's
+
+    def delete(self, article_ids: Sequence[str]) -> int:
+        raise NotImplementedError  # the articles family's
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All-or-nothing: a crash or an exception inside leaves the store as it was.
+
+        Nests: a transaction opened inside another is part of the outer one.
+        """
+        with self._lock:
+            if self._depth:  # inside another transaction: part of it, all or nothing
+                self._depth += 1
+                try:
+                    yield self._db
+                finally:
+                    self._depth -= 1
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            finally:
+                self._depth = 0
+            self._db.execute("COMMIT")
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    @property
+    def generation(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0])
+
+    @property
+    def alert_mark(self) -> int:
+        """The generation the last alert pass covered (0 before the first)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'alert_mark'").fetchone()
+        return int(row[0]) if row else 0
+
+    def save_alert_mark(self, generation: int) -> None:
+        """Record that an alert pass covered `generation`; the mark never moves back."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('alert_mark', ?) ON CONFLICT (key) DO "
+                "UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                (str(generation),),
+            )
+
+    @staticmethod
+    def _bump_generation(db: sqlite3.Connection) -> None:
+        db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None

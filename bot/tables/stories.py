@@ -1,0 +1,108 @@
+"""Stories: articles grouped by event (story_articles, stories)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.models import StoryMember, StoryRow
+from bot.tables.db import StoreBase, _chunks, _iso, _now, _when
+
+
+class StoriesTables(StoreBase):
+    def story_members(self, start: datetime, end: datetime) -> list[StoryMember]:
+        """Grouped articles whose `at` lies in [start, end], oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM story_articles WHERE at BETWEEN ? AND ? ORDER BY at, article_id",
+                (_iso(start), _iso(end)),
+            ).fetchall()
+        # Trusted rows (written by save_story_members): built without validating every term.
+        return [
+            StoryMember.model_construct(
+                article_id=row["article_id"],
+                story_id=row["story_id"],
+                at=datetime.fromisoformat(row["at"]),
+                terms=json.loads(row["terms"]),
+            )
+            for row in rows
+        ]
+
+    def stories_of(self, article_ids: Sequence[str]) -> dict[str, int]:
+        """The story of each grouped article; ungrouped or unknown ids are absent."""
+        result: dict[str, int] = {}
+        with self._lock:
+            for chunk in _chunks(list(article_ids), 500):
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    "SELECT article_id, story_id FROM story_articles"
+                    f" WHERE article_id IN ({marks})",
+                    chunk,
+                ).fetchall()
+                result.update((row[0], int(row[1])) for row in rows)
+        return result
+
+    def save_story_members(self, members: Sequence[StoryMember]) -> None:
+        """Record (or move) articles into stories; a story id not yet known is created."""
+        now = _now()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO stories (id, created_at) VALUES (?, ?)",
+                [(m.story_id, now) for m in members],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO story_articles (article_id, story_id, at, terms)"
+                " VALUES (?, ?, ?, ?)",
+                [
+                    (m.article_id, m.story_id, _iso(m.at), json.dumps(m.terms, ensure_ascii=False))
+                    for m in members
+                ],
+            )
+
+    def next_story_id(self) -> int:
+        """An id no story has yet (ids only grow, so a deleted story's id is not reused)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MAX(m) FROM (SELECT MAX(id) AS m FROM stories"
+                " UNION ALL SELECT MAX(story_id) FROM story_articles)"
+            ).fetchone()
+        return int(row[0] or 0) + 1
+
+    def story_rows(
+        self, since: datetime | None = None, story_ids: Sequence[int] | None = None
+    ) -> list[StoryRow]:
+        """Every grouped article of the stories that have one at or after `since` (or of
+        `story_ids`), with what a story listing needs; oldest first within a story."""
+        query = """
+            SELECT s.story_id, s.article_id, s.at, a.headline, a.source, a.url
+            FROM story_articles s JOIN articles a ON a.id = s.article_id
+        """
+        params: list[object] = []
+        if story_ids is not None:
+            marks = ",".join("?" * len(story_ids))
+            query += f" WHERE s.story_id IN ({marks})"
+            params += list(story_ids)
+        elif since is not None:
+            query += " WHERE s.story_id IN (SELECT story_id FROM story_articles WHERE at >= ?)"
+            params.append(_iso(since))
+        query += " ORDER BY s.story_id, s.at, s.article_id"
+        with self._lock:
+            rows = self._db.execute(query, params).fetchall()
+        return [
+            StoryRow(
+                story_id=int(row["story_id"]),
+                article_id=row["article_id"],
+                at=datetime.fromisoformat(row["at"]),
+                headline=row["headline"],
+                source=row["source"],
+                url=row["url"],
+            )
+            for row in rows
+        ]
+
+    def newest_at(self) -> datetime | None:
+        """When the newest grouped article happened (None for a store without stories)."""
+        with self._lock:
+            row = self._db.execute("SELECT MAX(at) FROM story_articles").fetchone()
+        return _when(row[0])
