@@ -212,6 +212,72 @@ def serve_questions(newsqa: Path, index_dir: Path) -> dict[str, Any]:
     return {"load_s": load_s, "results": plain, "rss_mb": peak_rss_mb()}
 
 
+# ----------------------------------------------------------------------------- whole answers
+
+
+def build_store(newsqa: Path, db: Path) -> float:
+    """Child process: ingest newsqa into a bot store (and its index); CPU seconds spent."""
+    from bot.service import NewsDesk
+    from bot.settings import Settings
+
+    started = time.process_time()
+    desk = NewsDesk.open(Settings(db=db), seed=False)
+    desk.ingest([newsqa / "articles.jsonl"])
+    desk.close()
+    return time.process_time() - started
+
+
+def serve_answers(newsqa: Path, db: Path) -> dict[str, list[float]]:
+    """Child process: CPU ms (process_time) of whole answers from the bot's own store.
+
+    A card answer is what a chat gets: the search (SPREAD_WINDOW hits, for the story spread
+    and the More order), the store reads and the excerpt of the result it shows; the other
+    results' excerpts are built when More shows them ("More"). First asked with nothing
+    read before, then each question again (its articles read: the reading cache); then the
+    answer with all five excerpts (CLI, inline queries) with the cache emptied first.
+    """
+    from bot import reading
+    from bot.service import NewsDesk
+    from bot.settings import Settings
+
+    desk = NewsDesk.open(Settings(db=db), seed=False)
+    asked = [(q.text, q.as_of) for q in load_questions(newsqa)]
+    desk.ask(asked[0][0], as_of=asked[0][1], excerpts=1)  # index loaded, caches of code warm
+    reading.clear_cache()
+    spent: dict[str, list[float]] = {}
+
+    def timed(name: str, work: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        started = time.process_time()
+        value = work(*args, **kwargs)
+        spent.setdefault(name, []).append((time.process_time() - started) * 1000)
+        return value
+
+    more = "More: the next result's excerpt"
+    for rounds, name in ((1, "card answer, first asked"), (2, "card answer, asked again")):
+        for _ in range(rounds):
+            for text, as_of in asked:
+                answer = timed(name, desk.ask, text, as_of=as_of, excerpts=1)
+                if rounds == 1 and len(answer.results) > 1:
+                    timed(more, desk.complete, answer.results[1])
+    reading.clear_cache()
+    for text, as_of in asked:
+        timed("answer with all five excerpts", desk.ask, text, as_of=as_of)
+    for text, as_of in asked:
+        timed("search alone (5 hits)", desk.retriever.search, text, as_of=as_of, limit=5)
+    desk.close()
+    return spent
+
+
+def answers_table(spent: dict[str, list[float]]) -> str:
+    rows = ["| whole answer, CPU ms per question | n | p50 | p99 |", "|---|--:|--:|--:|"]
+    for name, values in spent.items():
+        ordered = sorted(values)
+        p50 = ordered[len(ordered) // 2]
+        p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+        rows.append(f"| {name} | {len(values)} | {p50:.2f} | {p99:.2f} |")
+    return "\n".join(rows)
+
+
 def in_child(function: Callable[..., Any], *args: Any) -> Any:
     """Run `function` in a fresh process, so its peak RSS is its own."""
     with multiprocessing.get_context("spawn").Pool(1) as pool:
@@ -485,6 +551,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         index_dir = Path(tmp)
         build = in_child(build_index, newsqa, index_dir)
         served = in_child(serve_questions, newsqa, index_dir)
+        store_cpu = in_child(build_store, newsqa, index_dir / "news.db")
+        whole = in_child(serve_answers, newsqa, index_dir / "news.db")
         articles = load_articles(newsqa)
         bm25 = Bm25sBaseline(articles)
         fuzzy = FuzzyBaseline(articles)
@@ -517,6 +585,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"peak RSS {build['rss_mb']:.0f} MB while building; serving process: index "
             f"loaded in {served['load_s'] * 1000:.0f} ms, peak RSS {served['rss_mb']:.0f} MB."
         )
+        print()
+        print("## Whole answers from the bot's store (CPU time, as of each date)")
+        print()
+        print(answers_table(whole))
+        print()
+        print(f"Store of {len(articles)} articles ingested in {store_cpu:.1f} CPU s.")
         print()
         print("## Answer shown (as of each date)")
         print()

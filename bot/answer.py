@@ -11,10 +11,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from bot import answer_types, text
-from bot.models import Article, Hit, Result
+from bot.models import Article, Hit, PendingExcerpt, Result
 from bot.passages import split_passages, split_sentences
+from bot.reading import Reading
+from bot.reading import read as reading_of
 
 MAX_EXCERPT_CHARS = 500
 _ELLIPSIS = "…"
@@ -24,20 +27,6 @@ CUE_WEIGHT = 1.0
 # A sentence of the passage that ranked the article scores as if it held this many more
 # question words: among equals, the ranking's choice.
 PASSAGE_WEIGHT = 0.5
-# Sentences of fewer words are labels, credits or chrome, not statements.
-MIN_SENTENCE_WORDS = 5
-# Lines of site chrome and credits, never shown as an excerpt.
-_CHROME_START = re.compile(
-    r"(?:(?:photo|credit|source|image|watch|related|video)\s*:|read more\b|sign up\b|"
-    r"subscribe (?:to|now|here)\b|follow (?:us|@)|click here\b|short url\b|updated \d|"
-    r"ad feedback\b|advertisement\b)"
-)
-_CREDITS = ("getty images", "ap photo", "afp photo", "reuters photo")
-_CREDIT_ENDS = ("(reuters)", "(ap)", "(afp)")
-# "By Jane Smith" or "By Jane Smith, CNN": a byline, not "By the end of the year, ...".
-_BYLINE = re.compile(
-    r"^(?:By|Written by|Reporting by|Editing by)\s+(?:[A-Z][\w.'’-]*\s*){1,4}(?:,|$| and\b)"
-)
 
 
 def excerpt(
@@ -61,7 +50,12 @@ def excerpt(
 
 
 def card(
-    article: Article, hit: Hit | None, question: str = "", terms: Sequence[str] = ()
+    article: Article,
+    hit: Hit | None,
+    question: str = "",
+    terms: Sequence[str] = (),
+    *,
+    later: bool = False,
 ) -> Result:
     """An article as shown for a hit: headline, date, link and the excerpt that answers.
 
@@ -70,14 +64,26 @@ def card(
         hit: its hit; None for an article opened with no question (the excerpt is its lead).
         question: the question asked, for the kind of answer it wants; may be empty.
         terms: the question's terms (stems, as in `Search.terms`); empty means the hit's.
+        later: leave the excerpt to be built when the result is shown (`Result.pending`
+            says what from, `complete` builds it): reading an article is most of the cost
+            of a result, and a ranked answer shows one result at a time.
     """
     if hit is None:
         text_, marks = excerpt(article, 0, ())
         return _result(article, text_, (), 0.0)
-    passages = split_passages(article)
-    ranked = passages[hit.passage].text if hit.passage < len(passages) else ""
-    text_, marks = answer_excerpt(article, terms or hit.terms, question, ranked)
+    if later:
+        pending = PendingExcerpt(hit=hit, question=question, terms=tuple(terms))
+        return _result(article, "", (), hit.score).model_copy(update={"pending": pending})
+    text_, marks = answer_excerpt(article, terms or hit.terms, question, hit.passage)
     return _result(article, text_, marks, hit.score)
+
+
+def complete(result: Result, article: Article) -> Result:
+    """`result` with its excerpt built from `article` (its article), if it was left for later."""
+    if result.pending is None:
+        return result
+    pending = result.pending
+    return card(article, pending.hit, pending.question, pending.terms)
 
 
 def _result(
@@ -96,7 +102,7 @@ def _result(
 
 
 def answer_excerpt(
-    article: Article, terms: Iterable[str], question: str = "", passage: str = ""
+    article: Article, terms: Iterable[str], question: str = "", passage: int = -1
 ) -> tuple[str, tuple[tuple[int, int], ...]]:
     """The sentence of the article that best answers, with neighbours up to the size limit.
 
@@ -104,22 +110,24 @@ def answer_excerpt(
         article: the article.
         terms: normalised question terms (stems); empty gives the lead.
         question: the question's text, read for the kind of answer it wants.
-        passage: the text of the passage that ranked the article, favoured among equals.
+        passage: the ordinal of the passage that ranked the article (see `split_passages`),
+            whose sentences are favoured among equals; -1 for none.
 
     Returns:
         As `excerpt`: at most MAX_EXCERPT_CHARS characters, and the offsets of marked words.
     """
     wanted = frozenset(terms)
-    sentences = readable_sentences(article)
+    reading = reading_of(article)
+    sentences = list(reading.sentences)
     needles = _needles(wanted)
-    found = [_held(sentence, wanted, needles) for sentence in sentences]
+    found = [_held(reading, i, wanted, needles) for i in range(len(sentences))]
     weight = _article_idf(found)
     kind = answer_types.wanted(question) if question else None
     average = sum(weight.values()) / len(weight) if weight else 1.0
 
     def score(i: int) -> tuple[float, int]:
         value = sum(weight[term] for term in found[i])
-        if found[i] and sentences[i] in passage:
+        if found[i] and passage >= 0 and reading.passage[i] == passage:
             value += PASSAGE_WEIGHT * average
         if kind is not None and found[i] and answer_types.holds(sentences[i], kind, question):
             value += CUE_WEIGHT * average
@@ -140,55 +148,7 @@ def readable_sentences(article: Article) -> list[str]:
     an earlier sentence are left out. A body with none falls back to the summary bullets,
     then the caption, then the headline, so there is always one.
     """
-    subheadings = set(article.subheadings)
-    body = [
-        sentence
-        for paragraph in article.body
-        if paragraph.strip() and paragraph not in subheadings and not _is_chrome(paragraph)
-        for sentence in split_sentences(paragraph.strip())
-        if _is_statement(sentence)
-    ]
-    if body:
-        return _first_of_each(body)
-    for fallback in (article.summary, [article.caption or ""], [article.headline]):
-        kept = [line.strip() for line in fallback if line.strip()]
-        if kept:
-            return kept
-    return [article.headline]
-
-
-def _first_of_each(sentences: list[str]) -> list[str]:
-    """The sentences without repeats (same words, any punctuation or diacritics): some
-    articles restate their lead at a section break, and a repeat would crowd out the
-    sentence that answers when the excerpt widens around the best one.
-    """
-    seen: set[tuple[str, ...]] = set()
-    unique = []
-    for sentence in sentences:
-        key = tuple(text.words(sentence))
-        if key not in seen:
-            seen.add(key)
-            unique.append(sentence)
-    return unique
-
-
-def _is_statement(sentence: str) -> bool:
-    return (
-        len(sentence.split()) >= MIN_SENTENCE_WORDS
-        and not _is_chrome(sentence)
-        and not _BYLINE.match(sentence)
-    )
-
-
-def _is_chrome(line: str) -> bool:
-    """Whether a line is site chrome or a credit (plain substring tests: this runs a lot)."""
-    low = line.casefold()
-    return bool(
-        _CHROME_START.match(low)
-        or ("newsletter" in low and "sign up" in low)
-        or any(credit in low for credit in _CREDITS)
-        or low.rstrip().endswith(_CREDIT_ENDS)
-    )
+    return list(reading_of(article).sentences)
 
 
 def _needles(wanted: frozenset[str]) -> re.Pattern[str] | None:
@@ -210,14 +170,22 @@ def _needles(wanted: frozenset[str]) -> re.Pattern[str] | None:
     return re.compile(r"\b(?:" + alternatives + r")[\w'.]*")
 
 
-def _held(sentence: str, wanted: frozenset[str], needles: re.Pattern[str] | None) -> set[str]:
-    """The wanted terms a sentence holds; with `needles`, only the words they begin are read."""
+def _held(
+    reading: Reading, i: int, wanted: frozenset[str], needles: re.Pattern[str] | None
+) -> set[str]:
+    """The wanted terms sentence i holds; with `needles`, only the words they begin are read."""
     if needles is None:
-        return text.term_set(sentence) & wanted
+        return set(reading.terms(i) & wanted)
     held: set[str] = set()
-    for match in needles.finditer(text.normalize(sentence)):
-        held |= text.term_set(match.group()) & wanted
+    for match in needles.finditer(reading.folded[i]):
+        held |= _word_terms(match.group()) & wanted
     return held
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_terms(word: str) -> frozenset[str]:
+    """`text.term_set` of one folded word: the same words recur across articles and questions."""
+    return frozenset(text.term_set(word))
 
 
 def _article_idf(found: list[set[str]]) -> dict[str, float]:

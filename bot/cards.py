@@ -22,6 +22,9 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 CARD_ID_BYTES = 6  # 8 URL-safe characters: unguessable enough, short in callback data
+# Results of a new card whose excerpt is built at once: the one it shows. The others' are
+# built when More (or a did-you-mean button) shows them, and kept in the card.
+SHOWN = 1
 
 
 class CardExpired(Exception):
@@ -79,10 +82,12 @@ class CardDesk:
         if previous is not None and leaning:
             return self._follow_up(chat_id, question, previous, now)
         if replied is None and (reply_to is not None or story is not None):
-            answer = self._desk.digests.ask(chat_id, question, message_id=reply_to, number=story)
+            answer = self._desk.digests.ask(
+                chat_id, question, message_id=reply_to, number=story, excerpts=SHOWN
+            )
             scope = Scope(digest_message_id=reply_to, story=story)
             return self._save(chat_id, question, question, answer, now, scope=scope)
-        answer = self._desk.ask(question)
+        answer = self._desk.ask(question, excerpts=SHOWN)
         return self._save(chat_id, question, question, answer, now)
 
     def _follow_up(self, chat_id: int, question: str, previous: Card, now: datetime) -> Card:
@@ -95,10 +100,12 @@ class CardDesk:
         context = QueryContext(text=previous.topic, article_id=focus.article_id if focus else None)
         about = focus.headline if focus else previous.question or None
         if previous.scope is None:
-            answer = self._desk.ask(question, context=context)
+            answer = self._desk.ask(question, context=context, excerpts=SHOWN)
             return self._save(chat_id, question, topic, answer, now, about=about)
         digest = previous.scope.digest_message_id
-        answer = self._desk.digests.ask(chat_id, question, message_id=digest, context=context)
+        answer = self._desk.digests.ask(
+            chat_id, question, message_id=digest, context=context, excerpts=SHOWN
+        )
         scope = Scope(digest_message_id=digest)
         return self._save(chat_id, question, topic, answer, now, scope=scope, about=about)
 
@@ -169,18 +176,32 @@ class CardDesk:
         """The card showing result `rank` (More/Back); None when it has no such result."""
         if card.kind != "answer" or not 0 <= rank < len(card.results):
             return None
-        self._store.set_card_shown(card.id, rank)
-        return card.model_copy(update={"shown": rank})
+        shown = self._completed(card, rank).model_copy(update={"shown": rank})
+        if shown.results is card.results:
+            self._store.set_card_shown(card.id, rank)
+        else:
+            self._store.save_card(shown)
+        return shown
 
     def open(self, card: Card, rank: int, *, now: datetime) -> Card | None:
         """A new card for suggestion `rank` of `card` (did-you-mean); None if out of range."""
         if not 0 <= rank < len(card.results):
             return None
-        opened = card.model_copy(
+        opened = self._completed(card, rank).model_copy(
             update={"id": new_card_id(), "kind": "article", "shown": rank, "message_id": None}
         )
         self._store.save_card(opened)
         return opened
+
+    def _completed(self, card: Card, rank: int) -> Card:
+        """`card` with result `rank`'s excerpt built, if it was left for when it is shown
+        (the same card, results and all, when it was not)."""
+        result = card.results[rank]
+        if result.pending is None:
+            return card
+        results = list(card.results)
+        results[rank] = self._desk.complete(result)
+        return card.model_copy(update={"results": results})
 
     def vote(self, card: Card, rank: int, helpful: bool) -> bool:
         """Record 👍/👎 on result `rank` of `card` with its question; False if out of range."""

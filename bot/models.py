@@ -76,11 +76,25 @@ class Hit(BaseModel):
     terms: tuple[str, ...] = ()
 
 
+class PendingExcerpt(BaseModel):
+    """What a result's excerpt is built from when it is built on demand: the article's hit,
+    the question asked and its terms (see `bot.answer.card`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hit: Hit
+    question: str = ""
+    terms: tuple[str, ...] = ()
+
+
 class Result(BaseModel):
     """One article as shown to a user: headline, date, excerpt with marked terms.
 
     `excerpt` is plain text of at most ~500 characters; `marks` are (start, end) character
     offsets into `excerpt` of the matched terms, so each adapter marks them its own way.
+    `pending` is set while the excerpt is not built yet (it is then empty): a ranked
+    answer builds the excerpt of the result it shows first, and the others' when they are
+    shown (`NewsDesk.complete`).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -93,6 +107,7 @@ class Result(BaseModel):
     url: str | None = None
     source: str | None = None
     score: float = Field(ge=0.0, le=1.0)
+    pending: PendingExcerpt | None = None
 
 
 class QueryContext(BaseModel):

@@ -12,7 +12,8 @@ has at least one passage. The headline is indexed as its own field, not repeated
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 from bot.lang import ARABIC_LETTER
 from bot.models import Article, Passage
@@ -119,29 +120,53 @@ class _Packer:
         self._count = 0
 
 
-def _body_windows(article: Article) -> list[str]:
+class BodyParagraph(NamedTuple):
+    """One non-empty body paragraph, stripped, and its sentences (a subheading is one)."""
+
+    text: str
+    heading: bool
+    sentences: list[str]
+
+
+def body_paragraphs(article: Article) -> list[BodyParagraph]:
+    """The body's non-empty paragraphs in order, each split into sentences once.
+
+    Passages and excerpts are both made from these, so an article is split only once.
+    """
     subheadings = set(article.subheadings)
-    packer = _Packer()
+    paragraphs = []
     for paragraph in article.body:
         text = paragraph.strip()
         if not text:
             continue
-        if text in subheadings:
+        heading = text in subheadings
+        sentences = [text] if heading else split_sentences(text)
+        paragraphs.append(BodyParagraph(text, heading, sentences))
+    return paragraphs
+
+
+def _body_windows(paragraphs: Sequence[BodyParagraph]) -> list[str]:
+    packer = _Packer()
+    for paragraph in paragraphs:
+        if paragraph.heading:
             packer.close()
-            packer.add_sentence(text)
+            packer.add_sentence(paragraph.text)
             continue
-        for sentence in split_sentences(text):
+        for sentence in paragraph.sentences:
             packer.add_sentence(sentence)
         packer.end_paragraph()
     packer.close()
     return packer.windows
 
 
-def split_passages(article: Article) -> list[Passage]:
+def split_passages(
+    article: Article, paragraphs: Sequence[BodyParagraph] | None = None
+) -> list[Passage]:
     """Passages of `article` in reading order; ordinals are 0..n-1; never empty.
 
     Args:
         article: the article to split.
+        paragraphs: its `body_paragraphs`, when the caller has them already.
 
     Returns:
         Summary bullets (kind "summary"), body windows ("body"), the caption ("caption");
@@ -150,7 +175,9 @@ def split_passages(article: Article) -> list[Passage]:
     parts: list[tuple[str, str]] = [
         ("summary", bullet.strip()) for bullet in article.summary if bullet.strip()
     ]
-    parts += [("body", window) for window in _body_windows(article)]
+    if paragraphs is None:
+        paragraphs = body_paragraphs(article)
+    parts += [("body", window) for window in _body_windows(paragraphs)]
     if article.caption and article.caption.strip():
         parts.append(("caption", article.caption.strip()))
     if not parts:

@@ -16,7 +16,7 @@ from typing import TypeVar
 import httpx
 
 from bot import boilerplate
-from bot.answer import card
+from bot.answer import card, complete
 from bot.digest import Digest, compose_stories, pick_stories
 from bot.errors import SourceError
 from bot.feed_desk import FeedDesk
@@ -395,13 +395,16 @@ class NewsDesk:
         top: int | None = None,
         within: Sequence[str] | None = None,
         context: QueryContext | None = None,
+        excerpts: int | None = None,
     ) -> Answer:
         """Answer a free-text question from the articles published up to `as_of` (default now).
 
         Returns found=False with the closest articles as did-you-mean when nothing clears
         the confidence threshold (an empty or unusable question finds nothing). `within`
         restricts the answer to those article ids (e.g. a digest's stories); `context` is
-        what a follow-up question leans on (see `Retriever.search`).
+        what a follow-up question leans on (see `Retriever.search`). Only the first
+        `excerpts` results get their excerpt (None: all); the others are `pending` until
+        `complete` builds theirs, when they are shown.
         """
         cleaned = clean_question(question)
         limit = top or self.settings.top
@@ -412,11 +415,11 @@ class NewsDesk:
             search = self._search(cleaned, as_of=as_of, limit=max(limit, 100), context=context)
             allowed = set(within)
             hits = self._spread([hit for hit in search.hits if hit.article_id in allowed][:window])
-            results = self._results(hits[:limit], search)
+            results = self._results(hits[:limit], search, excerpts)
             found = bool(results) and hits[0].score >= FOUND_THRESHOLD
             return Answer(question=question, found=found, results=results)
         search = self._search(cleaned, as_of=as_of, limit=window, context=context)
-        results = self._results(self._spread(search.hits)[:limit], search)
+        results = self._results(self._spread(search.hits)[:limit], search, excerpts)
         return Answer(question=question, found=search.found and bool(results), results=results)
 
     def topic_articles(self, topic: str, limit: int = TOPIC_HITS) -> list[str]:
@@ -483,15 +486,31 @@ class NewsDesk:
             self.retriever = on_disk
             self._boilerplate = self.store.repeated_paragraphs(boilerplate.MIN_ARTICLES)
 
-    def _results(self, hits: Sequence[Hit], search: Search) -> list[Result]:
+    def _results(
+        self, hits: Sequence[Hit], search: Search, excerpts: int | None = None
+    ) -> list[Result]:
+        """The results of `hits`: the first `excerpts` (None: all) with their excerpt."""
         articles = self.store.get_many([hit.article_id for hit in hits])
-        articles = {a.id: a for a in self._stripped(list(articles.values()))}
-        results = []
+        results: list[Result] = []
         for hit in hits:
             article = articles.get(hit.article_id)
-            if article is not None:
-                results.append(card(article, hit, search.question, search.terms))
+            if article is None:
+                continue
+            later = excerpts is not None and len(results) >= excerpts
+            if not later:
+                article = self._stripped([article])[0]
+            results.append(card(article, hit, search.question, search.terms, later=later))
         return results
+
+    def complete(self, result: Result) -> Result:
+        """`result` with its excerpt built, if it was left for later (see `ask`); an
+        article deleted since is shown without one."""
+        if result.pending is None:
+            return result
+        article = self.store.get(result.article_id)
+        if article is None:
+            return result.model_copy(update={"pending": None})
+        return complete(result, self._stripped([article])[0])
 
     def result(self, article_id: str, question: str | None = None) -> Result | None:
         """The card of one article: the excerpt that best matches `question`, else its lead."""
@@ -682,13 +701,14 @@ class DigestDesk:
         message_id: int | None = None,
         number: int | None = None,
         context: QueryContext | None = None,
+        excerpts: int | None = None,
     ) -> Answer:
         """Answer from the chat's digest first (the one sent as `message_id`, else the latest).
 
         With `number`, the answer is that story of the digest; when the digest has no such
         story, the number is read as part of the question ("/ask 12 dead"). Falls back to
-        all articles when the digest's stories do not answer the question. `context` is what
-        a follow-up leans on (see `NewsDesk.ask`).
+        all articles when the digest's stories do not answer the question. `context` and
+        `excerpts` are as in `NewsDesk.ask`.
         """
         ids = self._store.digest_article_ids(chat_id, message_id)
         if number is not None and 1 <= number <= len(ids):
@@ -697,10 +717,14 @@ class DigestDesk:
                 return Answer(question=question, found=True, results=[result])
         if number is not None:  # no such story: the number was part of the question
             question = f"{number} {question}".strip()
-        answer = self._desk.ask(question, within=ids, context=context) if ids else None
+        answer = (
+            self._desk.ask(question, within=ids, context=context, excerpts=excerpts)
+            if ids
+            else None
+        )
         if answer is not None and answer.found:
             return answer
-        return self._desk.ask(question, context=context)
+        return self._desk.ask(question, context=context, excerpts=excerpts)
 
 
 def _feed_state(url: str, status: FeedStatus | None) -> FeedState | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cards import CardDesk, CardExpired
+from bot.cards import SHOWN, CardDesk, CardExpired
 from bot.service import NewsDesk
 from bot.settings import Settings
 from bot.store import SCHEMA_VERSION, Store
@@ -137,7 +137,7 @@ def test_questions_that_stand_alone_or_come_late_are_not_changed(cards: CardDesk
     cards.ask(7, "Pezeshkian visit", now=NOW, private=True)
     alone = cards.ask(7, "Al-Hol camp", now=NOW + timedelta(minutes=1), private=True)
     assert alone.about is None and alone.topic == "Al-Hol camp"
-    assert alone.results == cards._desk.ask("Al-Hol camp").results
+    assert alone.results == cards._desk.ask("Al-Hol camp", excerpts=SHOWN).results
     late = cards.ask(7, "when?", now=NOW + timedelta(minutes=12), private=True)
     assert late.about is None and late.kind == "suggestions"
 
@@ -204,3 +204,25 @@ def test_feedback_export_leaves_chat_ids_out_unless_asked(tmp_path: Path) -> Non
     with_chats = json.loads(newsbot(db, "feedback", "--json", "--with-chats").stdout)
     assert with_chats["chat_id"] == 123456789
     assert "#2" in newsbot(db, "feedback").stdout
+
+
+def test_a_card_reads_the_result_it_shows_and_the_next_when_more_shows_it(
+    cards: CardDesk, desk: NewsDesk
+) -> None:
+    card = cards.ask(7, "Al-Hol camp Iraq Iran", now=NOW)
+    first, second = card.results
+    assert first.pending is None and "Al-Hol" in first.excerpt
+    assert second.pending is not None and second.excerpt == ""
+    at_once = desk.ask("Al-Hol camp Iraq Iran").results  # every excerpt built at once
+    shown = cards.show(card, 1)
+    assert shown is not None and shown.results == at_once
+    assert cards.card(card.id, 7, now=NOW) == shown  # kept: Back and More read it again
+
+
+def test_a_suggestion_opened_as_a_card_gets_its_excerpt(cards: CardDesk) -> None:
+    card = cards.ask(7, "Iraq football", now=NOW)
+    assert card.kind == "suggestions" and len(card.results) > 1
+    assert card.results[1].pending is not None
+    opened = cards.open(card, 1, now=NOW)
+    assert opened is not None and opened.focus is not None
+    assert opened.focus.pending is None and opened.focus.excerpt

@@ -9,9 +9,11 @@ import pytest
 from bot.answer import MAX_EXCERPT_CHARS, answer_excerpt, readable_sentences
 from bot.answer_types import AnswerType, holds, wanted
 from bot.models import Article
+from bot.passages import split_passages
+from bot.reading import read
 from bot.service import NewsDesk
 from bot.settings import Settings
-from bot.text import terms
+from bot.text import normalize, terms
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -191,3 +193,26 @@ def test_the_arabic_date_cue_picks_the_sentence_with_the_year() -> None:
     assert shown.startswith(article.body[1])
     plain = "تأسست الجامعة"
     assert answer_excerpt(article, terms(plain), plain)[0].startswith(article.body[0])
+
+
+def test_an_article_is_read_once_until_its_text_changes() -> None:
+    body = [
+        "The council voted on Tuesday to close the old bridge to traffic.",
+        "Repairs will take two years and cost 40 million pounds, the council said.",
+    ]
+    article = Article(id="bridge", headline="Old bridge to close", body=body)
+    first = read(article)
+    assert read(article.model_copy()) is first  # the same text: not read again
+    edited = article.model_copy(update={"body": [*body, "Buses will take a detour meanwhile."]})
+    again = read(edited)
+    assert again is not first
+    assert again.sentences[-1] == "Buses will take a detour meanwhile."
+    assert again.folded == tuple(normalize(sentence) for sentence in again.sentences)
+
+
+def test_each_sentence_knows_the_passage_that_holds_it(desk: NewsDesk) -> None:
+    for article in desk.store.latest(limit=20):
+        reading = read(article)
+        passages = split_passages(article)
+        for sentence, ordinal in zip(reading.sentences, reading.passage, strict=True):
+            assert ordinal >= 0 and sentence in passages[ordinal].text
