@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from urllib.parse import urlsplit
 
 from bot import text
@@ -33,16 +33,31 @@ def paragraph_key(paragraph: str) -> str:
     return hashlib.blake2b(folded.encode(), digest_size=8).hexdigest()
 
 
+def body_keys(article: Article) -> list[str | None]:
+    """The key of each body paragraph, in order; None for a blank one.
+
+    Computed once per ingested article and handed to both the store (which counts them) and
+    `strip`, as hashing every paragraph is a good part of an ingest's cost.
+    """
+    return [paragraph_key(paragraph) if paragraph.strip() else None for paragraph in article.body]
+
+
 def paragraph_keys(article: Article) -> set[str]:
     """Keys of the article's body paragraphs (what can repeat across a site's articles)."""
-    return {paragraph_key(paragraph) for paragraph in article.body if paragraph.strip()}
+    return {key for key in body_keys(article) if key is not None}
 
 
-def strip(article: Article, repeated: Collection[str]) -> Article:
-    """The article without its body paragraphs whose key is in `repeated`."""
+def strip(
+    article: Article, repeated: Collection[str], keys: Sequence[str | None] | None = None
+) -> Article:
+    """The article without its body paragraphs whose key is in `repeated`.
+
+    `keys` are the article's `body_keys` when already known.
+    """
     if not repeated:
         return article
-    body = [p for p in article.body if not p.strip() or paragraph_key(p) not in repeated]
+    keys = body_keys(article) if keys is None else keys
+    body = [p for p, key in zip(article.body, keys, strict=True) if key not in repeated]
     if len(body) == len(article.body):
         return article
     kept = set(body)

@@ -35,6 +35,11 @@ _BOUNDARY = re.compile(
     rf"|[.!?…؟۔][\"'”’)\]»]*\s+(?=[\"'“‘(\[«]?[{ARABIC_LETTER}\d])"
     r"|(?P<clause>[،؛])[\"'”’)\]»]*\s+"
 )
+# The Latin part of _BOUNDARY alone. It finds the same boundaries in a paragraph with none
+# of the marks below (an Arabic letter, « », ؟ ۔ ، ؛, a digit other than 0-9), and runs
+# much faster: most paragraphs take this path.
+_LATIN_BOUNDARY = re.compile(r"[.!?…][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+_ARABIC_MARKS = re.compile(rf"[{ARABIC_LETTER}«»؟۔،؛]|(?![0-9])\d")
 # Words after which a period does not end a sentence.
 _ABBREVIATIONS = frozenset(
     """
@@ -49,10 +54,11 @@ def split_sentences(paragraph: str) -> list[str]:
     """Sentences of one paragraph, in order, whitespace-trimmed; never empty strings."""
     sentences: list[str] = []
     start = 0
-    for match in _BOUNDARY.finditer(paragraph):
+    arabic = _ARABIC_MARKS.search(paragraph) is not None
+    for match in (_BOUNDARY if arabic else _LATIN_BOUNDARY).finditer(paragraph):
         if _is_abbreviation(paragraph[start : match.start() + 1]):
             continue
-        if match.group("clause") and not _clause_ends(paragraph[start : match.start()]):
+        if arabic and match.group("clause") and not _clause_ends(paragraph[start : match.start()]):
             continue
         sentences.append(paragraph[start : match.end()].strip())
         start = match.end()

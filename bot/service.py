@@ -274,18 +274,33 @@ class NewsDesk:
 
     def _add(self, articles: Iterable[Article], report: IngestReport) -> bool:
         """Upsert and index, without saving the index; True when anything changed."""
-        counts, changed = self.store.upsert(_dedupe(articles))
+        batch = _dedupe(articles)
+        # Each paragraph is hashed once: the store counts the keys, stripping reads them.
+        keys = {article.id: boilerplate.body_keys(article) for article in batch}
+        counts, changed = self.store.upsert(batch, paragraph_keys=keys)
         report.absorb(counts)
         if changed:
             self._learn_boilerplate(changed)
-            self.retriever.add(self._stripped(changed))
+            self.retriever.add(self._stripped(changed, keys))
             self._group(changed)
         return bool(changed)
 
-    def _stripped(self, articles: Sequence[Article]) -> list[Article]:
-        """The articles without their source's boilerplate paragraphs."""
+    def _stripped(
+        self,
+        articles: Sequence[Article],
+        keys: Mapping[str, Sequence[str | None]] | None = None,
+    ) -> list[Article]:
+        """The articles without their source's boilerplate paragraphs.
+
+        `keys` are the articles' `boilerplate.body_keys` by id, when already computed.
+        """
         known = self._boilerplate
-        return [boilerplate.strip(a, known.get(boilerplate.source_of(a), ())) for a in articles]
+        return [
+            boilerplate.strip(
+                a, known.get(boilerplate.source_of(a), ()), keys.get(a.id) if keys else None
+            )
+            for a in articles
+        ]
 
     def _learn_boilerplate(self, changed: Sequence[Article]) -> None:
         """Count the new articles' paragraphs; re-index older articles of their sources that

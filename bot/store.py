@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -176,6 +176,10 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     # 9: which articles of each source hold each body paragraph, by key (bot.boilerplate):
     # a paragraph many of a source's articles hold is that site's boilerplate.
     lambda db: _add_paragraphs_table(db),
+    # 10: no body kept twice: a passage is split again from its article's body when asked
+    # for (bot.passages is deterministic), so the passages table goes. Its pages are reused
+    # by later writes; `VACUUM` gives them back to the disk.
+    "DROP TABLE passages",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -241,12 +245,20 @@ class Store(ChatsTables, CardsTables, FeedbackTables, FeedsTables, FollowsTables
 
     # -- articles ---------------------------------------------------------------------------
 
-    def upsert(self, articles: Iterable[Article]) -> tuple[UpsertCounts, list[Article]]:
+    def upsert(
+        self,
+        articles: Iterable[Article],
+        paragraph_keys: Mapping[str, Collection[str | None]] | None = None,
+    ) -> tuple[UpsertCounts, list[Article]]:
         """Insert or update articles in one transaction.
+
+        `paragraph_keys` maps article ids to their `boilerplate.body_keys` when the caller
+        has them already; the others are computed here.
 
         Returns the counts and the articles that were added or changed (what an index must
         take in). An identical re-ingest changes nothing, not even the generation.
         """
+        keys = paragraph_keys or {}
         added = updated = unchanged = 0
         changed: list[Article] = []
         now = _now()
@@ -288,8 +300,7 @@ class Store(ChatsTables, CardsTables, FeedbackTables, FeedsTables, FollowsTables
                         now,
                     ),
                 )
-                _write_passages(db, article)
-                _write_paragraphs(db, article)
+                _write_paragraphs(db, article, keys.get(article.id), replace=row is not None)
                 changed.append(article)
                 if row is None:
                     added += 1
@@ -309,7 +320,6 @@ class Store(ChatsTables, CardsTables, FeedbackTables, FeedsTables, FollowsTables
                 marks = ",".join("?" * len(chunk))
                 cursor = db.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
                 removed += cursor.rowcount
-                db.execute(f"DELETE FROM passages WHERE article_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM paragraphs WHERE article_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM story_articles WHERE article_id IN ({marks})", chunk)
             if removed:
@@ -326,12 +336,11 @@ class Store(ChatsTables, CardsTables, FeedbackTables, FeedsTables, FollowsTables
 
     def passage(self, article_id: str, ordinal: int) -> str | None:
         """The text of one passage (see `split_passages`), None when there is no such one."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT text FROM passages WHERE article_id = ? AND ordinal = ?",
-                (article_id, ordinal),
-            ).fetchone()
-        return str(row["text"]) if row else None
+        article = self.get(article_id)
+        if article is None or ordinal < 0:
+            return None
+        passages = split_passages(article)
+        return passages[ordinal].text if ordinal < len(passages) else None
 
     def count(self) -> int:
         with self._lock:
@@ -475,16 +484,25 @@ def _add_paragraphs_table(db: sqlite3.Connection) -> None:
         _write_paragraphs(db, _article(row))
 
 
-def _write_paragraphs(db: sqlite3.Connection, article: Article) -> None:
-    db.execute("DELETE FROM paragraphs WHERE article_id = ?", (article.id,))
+def _write_paragraphs(
+    db: sqlite3.Connection,
+    article: Article,
+    keys: Collection[str | None] | None = None,
+    *,
+    replace: bool = True,
+) -> None:
+    if replace:
+        db.execute("DELETE FROM paragraphs WHERE article_id = ?", (article.id,))
     source = boilerplate.source_of(article)
+    found = boilerplate.paragraph_keys(article) if keys is None else set(keys) - {None}
     db.executemany(
         "INSERT OR IGNORE INTO paragraphs (source, key, article_id) VALUES (?, ?, ?)",
-        [(source, key, article.id) for key in boilerplate.paragraph_keys(article)],
+        [(source, key, article.id) for key in found],
     )
 
 
 def _write_passages(db: sqlite3.Connection, article: Article) -> None:
+    # Only migration 3 writes passages now (migration 10 drops the table again).
     db.execute("DELETE FROM passages WHERE article_id = ?", (article.id,))
     db.executemany(
         "INSERT INTO passages (article_id, ordinal, kind, text) VALUES (?, ?, ?, ?)",

@@ -54,6 +54,16 @@ def test_keys_ignore_case_and_spacing_and_strip_keeps_the_rest() -> None:
     assert boilerplate.source_of(article) == "herald.example"
 
 
+def test_keys_computed_once_strip_the_same_and_blank_paragraphs_have_none() -> None:
+    article = STORIES[0].model_copy(update={"body": [*STORIES[0].body, "  "]})
+    keys = boilerplate.body_keys(article)
+    assert len(keys) == len(article.body) and keys[-1] is None
+    assert set(keys) - {None} == boilerplate.paragraph_keys(article)
+    repeated = {boilerplate.paragraph_key(SIGN_UP)}
+    assert boilerplate.strip(article, repeated, keys) == boilerplate.strip(article, repeated)
+    assert boilerplate.strip(article, repeated, keys).body[-1] == "  "
+
+
 def test_repeated_paragraphs_are_not_indexed_nor_shown(tmp_path: Path) -> None:
     news = desk(tmp_path)
     # One at a time, as a feed delivers them: the first ones were indexed before their

@@ -95,3 +95,33 @@ def test_seed_articles_split_deterministically(article: Article) -> None:
     assert all(len(p.text.split()) <= 2 * MAX_WORDS for p in passages)
     kinds = [p.kind for p in passages]
     assert kinds[: len(article.summary)] == ["summary"] * len(article.summary)
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        "He left at 5 p.m. Then he came back. “Why?” she asked. 2019 was a year.",
+        "Prices rose… Markets fell! Did they? (Yes.) [Maybe.] Ok",
+        "He said. «3 men» came. Then 3 more.",
+        "It ended.» ٣ men left. Then another.",
+        "قال المتحدث إن الحكومة ستعلن القرار غدا في مؤتمر صحفي عام، وأضاف أن الأمر مهم."
+        " Then English.",
+        "Mr. Smith met Gen. Jones in the U.S. capital. They talked.",
+    ],
+)
+def test_the_latin_shortcut_finds_the_boundaries_of_the_full_pattern(paragraph: str) -> None:
+    """A paragraph without Arabic marks takes a faster pattern; the split is the same."""
+    from bot import passages
+
+    reference: list[str] = []
+    start = 0
+    for match in passages._BOUNDARY.finditer(paragraph):
+        if passages._is_abbreviation(paragraph[start : match.start() + 1]):
+            continue
+        clause = paragraph[start : match.start()]
+        if match.group("clause") and not passages._clause_ends(clause):
+            continue
+        reference.append(paragraph[start : match.end()].strip())
+        start = match.end()
+    reference = [s for s in [*reference, paragraph[start:].strip()] if s]
+    assert split_sentences(paragraph) == reference

@@ -212,3 +212,31 @@ def test_migration_from_v2_backfills_passages(tmp_path: Path) -> None:
     assert store.schema_version == SCHEMA_VERSION
     assert store.get("a1") is not None
     assert store.passage("a1", 0) == "An old first paragraph."
+    tables = {row[0] for row in store._db.execute("SELECT name FROM sqlite_master")}
+    assert "passages" not in tables  # its copies of the bodies are gone
+
+
+def _holding(store: Store, marker: str) -> int:
+    """How many text values in the whole store contain `marker`."""
+    found = 0
+    tables = [
+        row[0] for row in store._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+    ]
+    for table in tables:
+        for row in store._db.execute(f"SELECT * FROM {table}"):
+            found += sum(isinstance(value, str) and marker in value for value in row)
+    return found
+
+
+def test_a_body_is_kept_once_and_its_passages_are_split_from_it(store: Store) -> None:
+    marker = "Zanzibar-quokka"
+    body = [f"The {marker} story begins here. " + "Words follow on. " * 30, "A second one."]
+    store.upsert([make_article(1, body=body, summary=[])])
+    assert _holding(store, marker) == 1
+    assert store.passage("a1", 0) is not None and marker in (store.passage("a1", 0) or "")
+    assert store.passage("a1", 99) is None and store.passage("a1", -1) is None
+    assert store.passage("nope", 0) is None
+    # Retention: a deleted article leaves no passage behind.
+    assert store.delete(["a1"]) == 1
+    assert store.passage("a1", 0) is None
+    assert _holding(store, marker) == 0
