@@ -14,7 +14,11 @@ it names the topic that the passage's sentences often only imply, and for the ar
 whose body is missing or boilerplate it is all there is to match.
 
 Each article's language (`bot.lang`, from its headline and first lines) is kept per slot, so
-retrieval can prefer articles in the asker's language.
+retrieval can prefer articles in the asker's language. Document frequencies and the average
+passage length are kept per language too: a question is scored with the statistics of its own
+language's passages (and those of no language), so adding English articles to a store does
+not change how an Arabic question ranks the Arabic ones (in a store of both, every Arabic term
+would otherwise look rare, flattening the weights that tell its words apart), and the reverse.
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ from bot.passages import split_passages
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 5  # 4: Arabic text processing (bot.arabic); 5: language per article
+FORMAT_VERSION = 6  # 4: Arabic text processing (bot.arabic); 5: language per article;
+# 6: document frequencies per language
 INDEX_FILE = "index.npz"
 # BM25 parameters (the Robertson/Lucene defaults).
 K1 = 1.2
@@ -49,6 +54,8 @@ _MIN_WORD, _MAX_WORD = 2, 30
 NO_DATE = np.nan
 _SEPARATOR = "\x00"
 _UNSEEN, _STOPWORD = -2, -1
+# Language codes: 0 for none, else 1 + the language's place in lang.LANGUAGES.
+N_CODES = 1 + len(lang.LANGUAGES)
 
 Ints = npt.NDArray[np.int32]
 Floats = npt.NDArray[np.float64]
@@ -96,30 +103,51 @@ class _Postings:
 
 
 class _Field:
-    """The passages as BM25 documents: postings, lengths and document frequencies."""
+    """The passages as BM25 documents: postings, lengths, languages and document frequencies.
+
+    `codes` holds the language code of each passage (see `language_code`) and `df` the
+    document frequency of each term (columns) among the passages of each code (rows).
+    """
 
     def __init__(self) -> None:
         self.main = _Postings.empty()
         self.delta = _Postings.empty()
         self.pending: list[tuple[Ints, Ints, Ints]] = []
         self.lengths: Floats = np.zeros(0)
-        self.df: Ints = np.zeros(0, np.int32)
+        self.codes: npt.NDArray[np.uint8] = np.zeros(0, np.uint8)
+        self.df: Ints = np.zeros((N_CODES, 0), np.int32)
         self._norm: Floats | None = None
 
     def norm(self, alive: npt.NDArray[np.bool_]) -> Floats:
-        """BM25 length normalisation K1 * (1 - B + B * length / average live length)."""
+        """BM25 length normalisation K1 * (1 - B + B * length / average live length), the
+        average taken over the passages of the passage's language and of no language (a
+        passage of no language: over all)."""
         if self._norm is None:
-            live = self.lengths[alive]
-            average = max(float(live.mean()), 1e-9) if len(live) else 1.0
-            self._norm = K1 * (1.0 - B + B * self.lengths / average)
+            averages = np.ones(N_CODES)
+            for code in range(N_CODES):
+                peers = alive & ((self.codes == code) | (self.codes == 0)) if code else alive
+                live = self.lengths[peers]
+                averages[code] = max(float(live.mean()), 1e-9) if len(live) else 1.0
+            self._norm = K1 * (1.0 - B + B * self.lengths / averages[self.codes])
         return self._norm
 
-    def append(self, pairs: tuple[Ints, Ints, Ints], lengths: Floats, n_terms: int) -> None:
-        term_ids, _, _ = pairs
+    def append(
+        self,
+        pairs: tuple[Ints, Ints, Ints],
+        lengths: Floats,
+        codes: npt.NDArray[np.uint8],
+        n_terms: int,
+    ) -> None:
+        """Add documents: their (term, doc, count) triples, lengths and language codes; doc
+        ids follow on from those already held."""
+        term_ids, docs, _ = pairs
+        pair_codes = codes[docs - len(self.lengths)]
         self.pending.append(pairs)
         self._norm = None
         self.lengths = np.concatenate([self.lengths, lengths])
-        self.df = _grow(self.df, n_terms) + np.bincount(term_ids, minlength=n_terms)
+        self.codes = np.concatenate([self.codes, codes])
+        self.df = _grow(self.df, n_terms)
+        np.add.at(self.df, (pair_codes, term_ids), 1)
 
     def flush(self, n_terms: int, *, into_main: bool = False) -> None:
         """Fold pending additions into delta, and delta into main when it grew too big."""
@@ -145,10 +173,11 @@ class _Field:
     def recount(self, alive: npt.NDArray[np.bool_], n_terms: int) -> None:
         """Recompute document frequencies over the live documents only."""
         self.flush(n_terms)
-        df = np.zeros(n_terms, np.int32)
+        df = np.zeros((N_CODES, n_terms), np.int32)
         for segment in (self.main, self.delta):
             term_ids, docs, _ = segment.pairs()
-            df += np.bincount(term_ids[alive[docs]], minlength=n_terms)
+            live = alive[docs]
+            df += _count_by_code(term_ids[live], self.codes[docs[live]].astype(np.int64), n_terms)
         self.df = df
         self._norm = None
 
@@ -160,6 +189,7 @@ class _Field:
         kept = keep[docs]
         self.main = _Postings.from_pairs(term_ids[kept], new_ids[docs[kept]], tfs[kept], n_terms)
         self.lengths = self.lengths[keep]
+        self.codes = self.codes[keep]
         self._norm = None
 
 
@@ -211,6 +241,7 @@ class LexicalIndex:
         self._stale_df = False
         self._alive: npt.NDArray[np.bool_] | None = None  # live passages, cached
         self._n_live: int | None = None
+        self._n_live_by_code: Ints | None = None
         self._form_terms: dict[str, int] = {}
 
     # ----------------------------------------------------------------- introspection
@@ -278,19 +309,36 @@ class LexicalIndex:
         self._refresh()
         return float(np.log1p((self._live_passages() + 0.5) / 0.5))
 
+    def peers(self, language: lang.Language | None) -> npt.NDArray[np.bool_]:
+        """Which language codes make up the collection a word in `language` is weighed in:
+        its own and none; all when `language` is None or no live passage is in it (so a
+        word in a language the store lacks is weighed as before: against everything)."""
+        codes = np.ones(N_CODES, bool)
+        if language is not None:
+            code = language_code(language)
+            counts = self._live_by_code()
+            if counts[code]:
+                codes[1:] = False
+                codes[code] = True
+        return codes
+
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
-        """BM25 idf of each stem over the live passages; an unknown stem gets `rarest_idf`.
+        """BM25 idf of each stem over the live passages of its language, as `match` weighs
+        it; an unknown stem gets the highest idf there.
 
         Reads the document frequencies as they stand, without flushing pending postings
         (an ingest asks between batches; flushing each time would grow the index's peak
         memory); after a removal they may still count the removed passages until the
         next search.
         """
-        n_live, df = self._live_passages(), self._passages.df
+        df, live_by_code = self._passages.df, self._live_by_code()
         result = {}
         for term in terms:
+            peers = self.peers(_term_language(term))
+            n_live = max(int(live_by_code[peers].sum()), 1)
             term_id = self._term_ids.get(term)
-            count = int(df[term_id]) if term_id is not None and term_id < len(df) else 0
+            known = term_id is not None and term_id < df.shape[1]
+            count = int(df[peers, term_id].sum()) if known else 0
             result[term] = float(np.log1p((n_live - count + 0.5) / (count + 0.5)))
         return result
 
@@ -298,7 +346,7 @@ class LexicalIndex:
         """Number of live passages holding `term` (a stem)."""
         term_id = self._term_ids.get(term)
         self._refresh()
-        return 0 if term_id is None else int(self._passages.df[term_id])
+        return 0 if term_id is None else int(self._passages.df[:, term_id].sum())
 
     # ----------------------------------------------------------------- updates
 
@@ -330,11 +378,12 @@ class LexicalIndex:
             self._slot_article.append(article.id)
             self._live[article.id] = slot
         n_terms = len(self._terms)
-        self._passages.append(*p_rows.arrays(), n_terms)
+        languages = np.array([language_code(_language(article)) for article in batch], np.uint8)
+        codes = languages[np.array(p_slot, np.int64) - first_slot]
+        self._passages.append(*p_rows.arrays(), codes, n_terms)
         self._slot_start = np.concatenate([self._slot_start, np.array(starts, np.int32)])
         published = [_timestamp(article) for article in batch]
         self._slot_published = np.concatenate([self._slot_published, published])
-        languages = np.array([language_code(_language(article)) for article in batch], np.uint8)
         self._slot_language = np.concatenate([self._slot_language, languages])
         (h_terms, _, h_tfs), _ = h_rows.arrays()
         h_ends = self._h_indptr[-1] + np.cumsum(h_rows.sizes(), dtype=np.int32)
@@ -389,7 +438,16 @@ class LexicalIndex:
         if self._alive is None:
             self._alive = self._slot_alive[self._p_slot]
             self._n_live = None
+            self._n_live_by_code = None
         return self._alive
+
+    def _live_by_code(self) -> Ints:
+        """Number of live passages of each language code."""
+        alive = self._passage_alive()
+        if self._n_live_by_code is None:
+            codes = self._passages.codes[alive]
+            self._n_live_by_code = np.bincount(codes, minlength=N_CODES).astype(np.int32)
+        return self._n_live_by_code
 
     def _refresh(self) -> None:
         n_terms = len(self._terms)
@@ -403,21 +461,28 @@ class LexicalIndex:
     def match(self, terms: Sequence[str]) -> Match:
         """BM25 scores of every passage for `terms`, with what is needed to explain them.
 
+        Each term's idf is read among the passages of its own script's language (see
+        `peers`): an Arabic word is as rare as it is among Arabic passages, an English word
+        among English ones, a number among all.
+
         Args:
             terms: distinct query stems, at most MAX_QUERY_TERMS (later ones are ignored).
         """
         self._refresh()
         field = self._passages
         alive = self._passage_alive()
-        n_live = self._live_passages()
+        live_by_code = self._live_by_code()
         norm = field.norm(alive)
-        term_ids = [self._term_ids.get(term) for term in terms[:MAX_QUERY_TERMS]]
+        terms = terms[:MAX_QUERY_TERMS]
+        term_ids = [self._term_ids.get(term) for term in terms]
         idf = np.zeros(len(term_ids))
         postings: list[tuple[Ints, Floats]] = []
         weights: list[Floats] = []
         for i, term_id in enumerate(term_ids):
-            known = term_id is not None and term_id < len(field.df)
-            df = float(field.df[term_id]) if term_id is not None and known else 0.0
+            peers = self.peers(_term_language(terms[i]))
+            n_live = max(int(live_by_code[peers].sum()), 1)
+            known = term_id is not None and term_id < field.df.shape[1]
+            df = float(field.df[peers, term_id].sum()) if term_id is not None and known else 0.0
             # A term the index never saw still weighs in idf (as the rarest of all).
             idf[i] = np.log1p((n_live - df + 0.5) / (df + 0.5))
             docs, tfs = field.lookup(term_id) if term_id is not None and known else _NOTHING
@@ -496,6 +561,7 @@ class LexicalIndex:
         arrays["tfs"] = field.main.tfs
         arrays["lengths"] = field.lengths.astype(np.float32)
         arrays["df"] = field.df.astype(np.int32, copy=False)
+        arrays["codes"] = field.codes
         partial = directory / f".{INDEX_FILE}.{os.getpid()}.tmp"
         with partial.open("wb") as handle:
             np.savez(handle, **arrays)
@@ -575,14 +641,23 @@ class LexicalIndex:
             arrays["tfs"],
         )
         field.lengths = arrays["lengths"].astype(np.float64, copy=False)
-        field.df = arrays["df"].astype(np.int32, copy=False)
+        field.df = arrays["df"].astype(np.int32, copy=False).reshape(N_CODES, -1)
+        field.codes = arrays["codes"].astype(np.uint8, copy=False)
         return index
 
 
 def _grow(values: Ints, size: int) -> Ints:
-    if len(values) >= size:
+    """`values` (one row per language code) widened with zero columns to `size` terms."""
+    if values.shape[1] >= size:
         return values
-    return np.concatenate([values, np.zeros(size - len(values), values.dtype)])
+    padding = np.zeros((values.shape[0], size - values.shape[1]), values.dtype)
+    return np.concatenate([values, padding], axis=1)
+
+
+def _count_by_code(term_ids: Ints, codes: npt.NDArray[np.int64], n_terms: int) -> Ints:
+    """How many of the (term, language code) pairs fall on each code (rows) and term."""
+    flat = np.bincount(codes * n_terms + term_ids, minlength=N_CODES * n_terms)
+    return flat.reshape(N_CODES, n_terms).astype(np.int32)
 
 
 class _Rows:
@@ -635,6 +710,13 @@ _LANGUAGE_SAMPLE = 600
 
 def _language(article: Article) -> lang.Language | None:
     return lang.detect(f"{article.headline}\n{article.text[:_LANGUAGE_SAMPLE]}")
+
+
+def _term_language(term: str) -> lang.Language | None:
+    """The language of an index term by its script (ASCII first: the common case, fast)."""
+    if term.isascii():
+        return "en" if not term.replace(".", "").isdigit() else None
+    return lang.detect(term)
 
 
 def _timestamp(article: Article) -> float:

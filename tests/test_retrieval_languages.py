@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.index import LexicalIndex, language_code
 from bot.models import Article
 from bot.parsing import article_from_json
 from bot.retrieval import Retriever
+from bot.text import terms as terms_of
 
 ARABIC = Path(__file__).parent / "fixtures" / "arabic" / "articles.jsonl"
 ENGLISH = [
@@ -87,3 +89,31 @@ def test_only_the_other_language_answering_still_answers(mixed: Retriever) -> No
 def test_a_question_without_language_is_ranked_as_one_list(mixed: Retriever) -> None:
     hits = mixed.search("2024").hits
     assert {hit.article_id for hit in hits} >= {"en-coffee", "ar-coffee"}
+
+
+def test_english_articles_do_not_change_how_arabic_words_weigh() -> None:
+    # Every word is weighed among the passages of its own language: in a store of both,
+    # Arabic words would otherwise all look rare (few of the passages hold any) and weigh
+    # alike, and the English passages' lengths would set the Arabic ones' normalisation.
+    arabic = [article for article in articles() if article.id.startswith("ar-")]
+    english = [article for article in articles() if article.id.startswith("en-")]
+    english += [
+        article_from_json(
+            {"id": f"en-{n}", "headline": f"Story {n}", "body": "A long day of news. " * n},
+            line=n,
+        )
+        for n in range(1, 40)
+    ]
+    alone, both = LexicalIndex(), LexicalIndex()
+    alone.add(arabic)
+    both.add([*arabic, *english])
+    for question in ("أسعار القهوة في جدة", "مترو الرياض", "كأس العالم الأرجنتين"):
+        terms = list(dict.fromkeys(terms_of(question)))
+        mine, mixed = alone.match(terms), both.match(terms)
+        assert mine.scores.max() > 0
+        assert np.allclose(mixed.scores[: alone.n_passages], mine.scores)
+        assert np.allclose(mixed.idf, mine.idf)
+    # And English words among English passages, as in a store of English alone.
+    english_only = LexicalIndex()
+    english_only.add(english)
+    assert both.idf(["coffe", "metro"]) == english_only.idf(["coffe", "metro"])
