@@ -34,6 +34,13 @@ _BYLINE = re.compile(
     r"^(?:By|Written by|Reporting by|Editing by)\s+(?:[A-Z][\w.'’-]*\s*){1,4}(?:,|$| and\b)"
 )
 _WORDS = re.compile(r"\w+")
+# A paragraph that is a figure alone ("9%", "$4.2 billion", "300,000"): "by the numbers"
+# roundups state the figure on its own line and say what it counts in the next ("That's how
+# much plastic is recycled"). It is read as the start of that next sentence, which is
+# otherwise a statement without its answer.
+_FIGURE = re.compile(
+    r"^[$€£]?\d[\d,.]*\s*(?:%|percent|million|billion|trillion)?[.!]?$", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +100,20 @@ _CACHE: OrderedDict[tuple[object, ...], Reading] = OrderedDict()
 
 def _reading(article: Article) -> Reading:
     paragraphs = body_paragraphs(article)
-    sentences = [
-        sentence
-        for paragraph in paragraphs
-        if not paragraph.heading and not is_chrome(paragraph.text)
-        for sentence in paragraph.sentences
-        if _is_statement(sentence)
-    ]
+    sentences: list[str] = []
+    figure = ""
+    for paragraph in paragraphs:
+        if paragraph.heading or is_chrome(paragraph.text):
+            figure = ""
+            continue
+        if _FIGURE.match(paragraph.text):
+            figure = paragraph.text
+            continue
+        lines = list(paragraph.sentences)
+        if figure:
+            lines[0] = f"{figure} {lines[0]}"
+            figure = ""
+        sentences += [sentence for sentence in lines if _is_statement(sentence)]
     unique = _first_of_each(sentences) if sentences else _fallback(article)
     folded = tuple(fold for _, fold in unique)
     shown = tuple(sentence for sentence, _ in unique)

@@ -216,3 +216,20 @@ def test_each_sentence_knows_the_passage_that_holds_it(desk: NewsDesk) -> None:
         passages = split_passages(article)
         for sentence, ordinal in zip(reading.sentences, reading.passage, strict=True):
             assert ordinal >= 0 and sentence in passages[ordinal].text
+
+
+def test_a_figure_on_its_own_line_leads_the_sentence_that_says_what_it_counts() -> None:
+    article = Article(
+        id="numbers",
+        headline="Five things to know for Monday",
+        body=[
+            "Storms are expected across the north of the country this weekend.",
+            "9%",
+            "That's how much plastic in the country is actually recycled, the agency says.",
+            "Officials said the new bins will arrive in the spring for most towns.",
+        ],
+    )
+    question = "How much plastic is actually recycled, according to the agency?"
+    shown, _ = answer_excerpt(article, terms(question), question)
+    assert "9% That's how much plastic" in shown
+    assert "9%" not in readable_sentences(article)  # never a sentence of its own
