@@ -12,11 +12,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot import feeds_cli
+from bot import feeds_cli, store_admin
 from bot.errors import NewsbotError
 from bot.models import Answer, Result
 from bot.service import NewsDesk, end_of_day, store_health
 from bot.settings import CONFIG_ENV, Settings, load_settings
+from bot.tables.connection import is_postgres
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newsbot", description="Ask questions about the news, here or in Telegram."
     )
-    parser.add_argument("--db", type=Path, help="SQLite store (default: $NEWSBOT_DB or data dir)")
+    parser.add_argument(
+        "--db",
+        help="the store: a SQLite file or a postgresql:// URL (default: $NEWSBOT_DB or data dir)",
+    )
     parser.add_argument("--config", type=Path, help=f"TOML settings file (or ${CONFIG_ENV})")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -102,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     feeds_cli.add_parser(commands)
     commands.add_parser("check", help="health check: the store opens and answers (exit 0)")
+    commands.add_parser("migrate", help="bring the store's schema up to date (run also does)")
+    copy = commands.add_parser(
+        "copy", help="copy a store into a new one (say SQLite into PostgreSQL), verified"
+    )
+    copy.add_argument("source", metavar="SOURCE", help="a SQLite file (or a postgresql:// URL)")
+    copy.add_argument("target", metavar="TARGET", help="a postgresql:// URL (or a SQLite file)")
     return parser
 
 
@@ -333,8 +343,45 @@ def cmd_feedback(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
-    print(f"ok: {store_health(settings.db)} articles in {settings.db}")
+    print(f"ok: {store_health(settings.db)} articles in {store_admin.describe(settings.db)}")
     return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    found, now = store_admin.migrate(settings.db)
+    where = store_admin.describe(settings.db)
+    if found == now:
+        print(f"{where}: schema version {now}, up to date")
+    else:
+        print(f"{where}: schema version {found} -> {now}")
+    return 0
+
+
+def cmd_copy(settings: Settings, args: argparse.Namespace) -> int:
+    source = _location(args.source)
+    target = _location(args.target)
+    report = store_admin.copy(source, target)
+    print(f"{'table':<16} {'rows':>9} {'copied':>9}  {'checksum':<16}  {'copied':<16}")
+    for table in report:
+        print(
+            f"{table.table:<16} {table.source_rows:>9} {table.target_rows:>9}  "
+            f"{table.source_checksum:<16}  {table.target_checksum:<16}"
+            f"{'' if table.ok else '  MISMATCH'}"
+        )
+    bad = [table.table for table in report if not table.ok]
+    if bad:
+        print(f"newsbot: copy differs in {', '.join(bad)}", file=sys.stderr)
+        return 1
+    total = sum(table.source_rows for table in report)
+    print(
+        f"ok: {total} rows in {len(report)} tables copied from "
+        f"{store_admin.describe(source)} to {store_admin.describe(target)}"
+    )
+    return 0
+
+
+def _location(value: str) -> Path | str:
+    return value if is_postgres(value) else Path(value).expanduser()
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -343,6 +390,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     if not args.verbose:  # a service logs at its configured level; -v forces INFO
         logging.getLogger().setLevel(settings.log_level.upper())
 
+    # The store first: unreachable, or a failed migration, is one line before Telegram is
+    # contacted; replicas starting together migrate once (under the store's migration lock).
+    store_admin.migrate(settings.db)
     run(settings)
     return 0
 
@@ -355,6 +405,8 @@ COMMANDS = {
     "eval": cmd_eval,
     "run": cmd_run,
     "check": cmd_check,
+    "migrate": cmd_migrate,
+    "copy": cmd_copy,
     "feeds": feeds_cli.cmd_feeds,
     "feedback": cmd_feedback,
     "push": cmd_push,

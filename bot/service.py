@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import threading
@@ -12,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -35,13 +37,14 @@ from bot.models import (
 )
 from bot.retrieval import FOUND_THRESHOLD, Retriever, Search
 from bot.schedule import Due, due_now, missed, next_delivery, parse_clock, parse_timezone
-from bot.settings import Settings
+from bot.settings import Settings, default_db_path
 from bot.sources import Problem, load_path
 from bot.sources.feeds import FeedState, FetchResult, fetch_feed
 from bot.sources.fulltext import with_full_text
 from bot.store import Store, UpsertCounts
 from bot.stories import WINDOW as STORY_WINDOW
 from bot.stories import Story, build_stories, group_articles, spread
+from bot.tables.connection import is_postgres
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +80,28 @@ def bundled_seeds() -> Path:
     return Path(__file__).resolve().parent.parent / "seeds"
 
 
-def index_dir_for(db: Path) -> Path:
-    """Where the search index of the store at `db` lives: beside it, `<name>.index/`."""
-    return db.with_name(db.name + ".index")
+def index_dir_for(db: Path | str) -> Path:
+    """Where the search index of the store at `db` lives by default.
+
+    Beside a SQLite file, `<name>.index/`; for a PostgreSQL URL, in the data dir, named after
+    its host, port and database (each machine keeps its own index of the shared store).
+    """
+    if not is_postgres(db):
+        path = Path(db)
+        return path.with_name(path.name + ".index")
+    where = urlsplit(str(db))
+    name = f"{where.hostname or 'local'}-{where.port or 5432}-{where.path.strip('/') or 'db'}"
+    if where.query:  # say a search_path in `options`: one index per schema
+        name += "-" + hashlib.sha256(where.query.encode()).hexdigest()[:8]
+    return default_db_path().parent / "postgresql" / (name + ".index")
 
 
-def store_health(db: Path) -> int:
+def index_dir(settings: Settings) -> Path:
+    """The index folder: `index_dir` when set, else the default for the store."""
+    return settings.index_dir or index_dir_for(settings.db)
+
+
+def store_health(db: Path | str) -> int:
     """Open the store and count its articles (raises StoreError when it cannot)."""
     store = Store.open(db)
     try:
@@ -149,7 +168,7 @@ class NewsDesk:
     def open(cls, settings: Settings, *, seed: bool = True) -> NewsDesk:
         """Open the store and its index, rebuilding a stale index and seeding an empty store."""
         store = Store.open(settings.db)
-        retriever = Retriever.open(index_dir_for(settings.db))
+        retriever = Retriever.open(index_dir(settings))
         desk = cls(settings, store, retriever)
         desk._sync_index()
         desk.backfill_stories()
@@ -169,9 +188,9 @@ class NewsDesk:
         if self.store.count() == 0 and len(self.retriever) == 0:
             return
         log.info("rebuilding the search index (store generation %d)", generation)
-        index_dir = index_dir_for(self.settings.db)
-        shutil.rmtree(index_dir, ignore_errors=True)
-        self.retriever = Retriever.open(index_dir)
+        folder = index_dir(self.settings)
+        shutil.rmtree(folder, ignore_errors=True)
+        self.retriever = Retriever.open(folder)
         for batch in _batches(self.store.iter_articles(), INGEST_BATCH):
             self.retriever.add(self._stripped(batch))
         self.retriever.save(generation)
@@ -370,7 +389,7 @@ class NewsDesk:
         return build_stories(self.store.story_rows(since=since))[: max(limit, 0)]
 
     def _reload_index(self) -> None:
-        self.retriever = Retriever.open(index_dir_for(self.settings.db))
+        self.retriever = Retriever.open(index_dir(self.settings))
         self._sync_index()
 
     def remove_feed(self, url: str, purge: Sequence[str]) -> int:
@@ -487,7 +506,7 @@ class NewsDesk:
         generation = self.store.generation
         if generation == self.retriever.generation:
             return
-        index_file = index_dir_for(self.settings.db) / INDEX_FILE
+        index_file = index_dir(self.settings) / INDEX_FILE
         try:
             saved: int | None = index_file.stat().st_mtime_ns
         except OSError:

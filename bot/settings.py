@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from bot.errors import ConfigError
+from bot.tables.connection import is_postgres
 
 CONFIG_ENV = "NEWSBOT_CONFIG"
 
@@ -118,7 +119,15 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    db: Path = Field(default_factory=default_db_path, description="SQLite file of the store.")
+    db: Path | str = Field(
+        default_factory=default_db_path,
+        description="The store: a SQLite file, or a postgresql://user@host/dbname URL.",
+    )
+    index_dir: Path | None = Field(
+        default=None,
+        description="The search index's folder (default: beside a SQLite store; in the data "
+        "dir, named after the database, for PostgreSQL).",
+    )
     seeds: Path | None = Field(
         default=None, description="Articles ingested into an empty store; default: bundled seeds."
     )
@@ -158,7 +167,15 @@ class Settings(BaseSettings):
             ) from None
         return value
 
-    @field_validator("db", "seeds", mode="after")
+    @field_validator("db", mode="before")
+    @classmethod
+    def _db_location(cls, value: object) -> object:
+        """A postgresql:// URL stays a string (a Path would fold its '//'); else a path."""
+        if isinstance(value, str) and not is_postgres(value):
+            return Path(value).expanduser()
+        return value.expanduser() if isinstance(value, Path) else value
+
+    @field_validator("seeds", "index_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ from bot.models import (
 from bot.passages import split_passages
 from bot.tables.cards import CardsTables
 from bot.tables.chats import ChatsTables
+from bot.tables.connection import Database, Row, open_database
 from bot.tables.db import _chunks, _iso, _now, _when
 from bot.tables.feedback import FeedbackTables
 from bot.tables.feeds import FeedsTables
@@ -25,7 +25,7 @@ from bot.tables.follows import FollowsTables
 from bot.tables.stories import StoriesTables
 
 # Each entry migrates the schema from version i to i + 1; append, never edit.
-MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
+MIGRATIONS: tuple[str | Callable[[Database], None], ...] = (
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta (key, value) VALUES ('generation', '0');
@@ -198,7 +198,8 @@ def _digest(article: Article) -> str:
 
 
 class Store(ChatsTables, CardsTables, FeedbackTables, FeedsTables, FollowsTables, StoriesTables):
-    """One SQLite file (or ':memory:') holding articles and bot state.
+    """One SQLite file (or ':memory:'), or one PostgreSQL database, holding articles and bot
+    state.
 
     The SQL of each table family lives in its module under `bot.tables`; this class puts
     them behind one API. Safe to share between the event loop and worker threads: every call
@@ -207,41 +208,56 @@ class Store(ChatsTables, CardsTables, FeedbackTables, FeedsTables, FollowsTables
     """
 
     @classmethod
-    def open(cls, path: Path | str) -> Store:
-        """Open (creating if needed) the store at `path`; ':memory:' for a throwaway one."""
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA busy_timeout=5000")
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the store at {path}: {exc}") from exc
-        return cls(db)
+    def open(cls, location: Path | str) -> Store:
+        """Open the store at `location`, creating and migrating its schema as needed.
+
+        Args:
+            location: a SQLite path (its folder is created), ':memory:' for a throwaway one,
+                or a `postgresql://` URL.
+
+        Raises:
+            StoreError: it cannot be reached or opened, a migration failed (and was rolled
+                back), or its schema is newer than this newsbot.
+        """
+        return cls(open_database(location))
 
     def _migrate(self) -> None:
-        try:
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"not a newsbot store: {exc}") from exc
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"the store has schema version {version}, newer than this newsbot "
-                f"({SCHEMA_VERSION}); upgrade newsbot"
-            )
-        for number in range(version, SCHEMA_VERSION):
-            with self.transaction() as db:
-                step = MIGRATIONS[number]
-                if callable(step):
-                    step(db)
-                else:
-                    for statement in step.split(";"):
-                        if statement.strip():
-                            db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number + 1}")
+        """Bring the schema up to SCHEMA_VERSION, one transaction per step.
+
+        Under the database's migration lock, so processes starting together migrate once;
+        a step that fails is rolled back whole (DDL is transactional on both databases).
+        """
+        with self._lock, self._db.migration_lock():
+            version = self._db.schema_version()
+            self.migrated_from = version
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the store has schema version {version}, newer than this newsbot "
+                    f"({SCHEMA_VERSION}); upgrade newsbot"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                try:
+                    self._migrate_step(number)
+                except StoreError:
+                    raise
+                except Exception as exc:
+                    raise StoreError(
+                        f"migration to schema version {number + 1} failed and was rolled "
+                        f"back: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}"
+                    ) from exc
+
+    def _migrate_step(self, number: int) -> None:
+        with self.transaction() as db:
+            if db.schema_version() > number:  # another process took this step meanwhile
+                return
+            step = MIGRATIONS[number]
+            if callable(step):
+                step(db)
+            else:
+                for statement in step.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            db.set_schema_version(number + 1)
 
     # -- articles ---------------------------------------------------------------------------
 
@@ -451,7 +467,7 @@ class Store(ChatsTables, CardsTables, FeedbackTables, FeedsTables, FollowsTables
         return [_article(row) for row in rows]
 
 
-def _add_passages_table(db: sqlite3.Connection) -> None:
+def _add_passages_table(db: Database) -> None:
     db.execute(
         """
         CREATE TABLE passages (
@@ -467,7 +483,7 @@ def _add_passages_table(db: sqlite3.Connection) -> None:
         _write_passages(db, _article(row))
 
 
-def _add_paragraphs_table(db: sqlite3.Connection) -> None:
+def _add_paragraphs_table(db: Database) -> None:
     # One statement at a time: executescript would commit the migration's transaction.
     db.execute(
         """
@@ -485,7 +501,7 @@ def _add_paragraphs_table(db: sqlite3.Connection) -> None:
 
 
 def _write_paragraphs(
-    db: sqlite3.Connection,
+    db: Database,
     article: Article,
     keys: Collection[str | None] | None = None,
     *,
@@ -496,12 +512,12 @@ def _write_paragraphs(
     source = boilerplate.source_of(article)
     found = boilerplate.paragraph_keys(article) if keys is None else set(keys) - {None}
     db.executemany(
-        "INSERT OR IGNORE INTO paragraphs (source, key, article_id) VALUES (?, ?, ?)",
+        "INSERT INTO paragraphs (source, key, article_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         [(source, key, article.id) for key in found],
     )
 
 
-def _write_passages(db: sqlite3.Connection, article: Article) -> None:
+def _write_passages(db: Database, article: Article) -> None:
     # Only migration 3 writes passages now (migration 10 drops the table again).
     db.execute("DELETE FROM passages WHERE article_id = ?", (article.id,))
     db.executemany(
@@ -510,7 +526,7 @@ def _write_passages(db: sqlite3.Connection, article: Article) -> None:
     )
 
 
-def _article(row: sqlite3.Row) -> Article:
+def _article(row: Row) -> Article:
     return Article(
         id=row["id"],
         headline=row["headline"],

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
 from bot.settings import Settings
+from tests import postgres
 from tests.botapi import BotApiServer
 
 
@@ -29,3 +30,25 @@ def settings(botapi: BotApiServer, tmp_path: Path) -> Settings:
         telegram_bot_token=SecretStr(botapi.token),
         telegram_api_base_url=botapi.base_url,
     )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path | str]:
+    """Where a store test opens its store: a fresh SQLite file, then a fresh PostgreSQL schema
+    (skipped, with the reason, where no server answers)."""
+    if request.param == "sqlite":
+        yield tmp_path / "news.db"
+        return
+    with postgres.fresh_schema() as url:
+        yield url
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say plainly whether the PostgreSQL half of the store's tests ran."""
+    if not postgres.unavailable.cache_info().currsize:
+        return  # no test asked for PostgreSQL
+    reason = postgres.unavailable()
+    if reason is None:
+        terminalreporter.write_line(f"PostgreSQL store tests ran against {postgres.SERVER}")
+    else:
+        terminalreporter.write_line(f"PostgreSQL store tests SKIPPED: {reason}", yellow=True)

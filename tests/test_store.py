@@ -1,4 +1,5 @@
-"""The SQLite store on a real file: schema, upserts, generation, crash safety."""
+"""The store on a real SQLite file and a real PostgreSQL: schema, upserts, generation, crash
+safety. Tests taking `store` run on both; the rest are about SQLite files."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,8 +32,10 @@ def make_article(n: int, **changes: object) -> Article:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store.open(tmp_path / "news.db")
+def store(store_location: Path | str) -> Iterator[Store]:
+    opened = Store.open(store_location)
+    yield opened
+    opened.close()
 
 
 def test_new_store_has_current_schema_and_wal(tmp_path: Path) -> None:
@@ -219,9 +223,13 @@ def test_migration_from_v2_backfills_passages(tmp_path: Path) -> None:
 def _holding(store: Store, marker: str) -> int:
     """How many text values in the whole store contain `marker`."""
     found = 0
-    tables = [
-        row[0] for row in store._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
-    ]
+    query = (
+        "SELECT name FROM sqlite_master WHERE type = 'table'"
+        if store.dialect == "sqlite"
+        else "SELECT table_name FROM information_schema.tables"
+        " WHERE table_schema = current_schema()"
+    )
+    tables = [row[0] for row in store._db.execute(query)]
     for table in tables:
         for row in store._db.execute(f"SELECT * FROM {table}"):
             found += sum(isinstance(value, str) and marker in value for value in row)

@@ -1,4 +1,5 @@
-"""The store's story, follow and alert tables on a real SQLite file (two connections)."""
+"""The store's story, follow and alert tables on a real SQLite file and a real PostgreSQL
+(two connections each)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "news.db"
+def path(store_location: Path | str) -> Path | str:
+    return store_location
 
 
-def test_story_members_round_trip_and_story_ids_only_grow(path: Path) -> None:
+def test_story_members_round_trip_and_story_ids_only_grow(path: Path | str) -> None:
     store = Store.open(path)
     assert store.next_story_id() == 1
     store.save_story_members(
@@ -41,7 +42,7 @@ def test_story_members_round_trip_and_story_ids_only_grow(path: Path) -> None:
     other.close()
 
 
-def test_follow_cap_is_checked_in_the_same_transaction(path: Path) -> None:
+def test_follow_cap_is_checked_in_the_same_transaction(path: Path | str) -> None:
     store = Store.open(path)
     for n in range(3):
         assert store.save_follow(Follow(chat_id=1, topic=f"t{n}", since=NOW), f"t{n}", limit=3)
@@ -59,7 +60,7 @@ def test_follow_cap_is_checked_in_the_same_transaction(path: Path) -> None:
     store.close()
 
 
-def test_an_alert_is_claimed_once_retried_after_failure_or_a_dead_claim(path: Path) -> None:
+def test_an_alert_is_claimed_once_retried_after_failure_or_a_dead_claim(path: Path | str) -> None:
     first, second = Store.open(path), Store.open(path)  # two bot processes
     assert first.claim_alert(5, 7, "a", "2025-03-03", NOW, lease_seconds=60)
     assert not second.claim_alert(5, 7, "a", "2025-03-03", NOW, lease_seconds=60)
@@ -78,7 +79,7 @@ def test_an_alert_is_claimed_once_retried_after_failure_or_a_dead_claim(path: Pa
     second.close()
 
 
-def test_digest_records_covered_articles_as_had_without_numbering_them(path: Path) -> None:
+def test_digest_records_covered_articles_as_had_without_numbering_them(path: Path | str) -> None:
     store = Store.open(path)
     assert store.claim_delivery(9, "2025-03-04", NOW, 60)
     store.finish_delivery(
@@ -89,7 +90,7 @@ def test_digest_records_covered_articles_as_had_without_numbering_them(path: Pat
     store.close()
 
 
-def test_the_alert_mark_is_shared_and_never_moves_back(path: Path) -> None:
+def test_the_alert_mark_is_shared_and_never_moves_back(path: Path | str) -> None:
     store, other = Store.open(path), Store.open(path)
     assert store.alert_mark == 0  # no pass yet
     store.save_alert_mark(7)

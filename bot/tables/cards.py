@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
+import json
 from datetime import datetime
 
 from bot.models import Card
+from bot.tables.connection import Row
 from bot.tables.db import StoreBase, _iso
 
 
@@ -13,8 +14,10 @@ class CardsTables(StoreBase):
     def save_card(self, card: Card) -> None:
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO cards (id, chat_id, message_id, asked_at, state)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO cards (id, chat_id, message_id, asked_at, state)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                " chat_id = excluded.chat_id, message_id = excluded.message_id,"
+                " asked_at = excluded.asked_at, state = excluded.state",
                 (
                     card.id,
                     card.chat_id,
@@ -51,10 +54,18 @@ class CardsTables(StoreBase):
 
     def set_card_shown(self, card_id: str, rank: int) -> None:
         """Which result the card shows now (what a follow-up leans on)."""
+        # Read and written in one transaction (row-locked on PostgreSQL): one JSON text for
+        # both databases, instead of json_set and jsonb_set.
+        lock = " FOR UPDATE" if self._db.dialect == "postgresql" else ""
         with self.transaction() as db:
+            row = db.execute("SELECT state FROM cards WHERE id = ?" + lock, (card_id,)).fetchone()
+            if row is None:
+                return
+            state = json.loads(row["state"])
+            state["shown"] = rank
             db.execute(
-                "UPDATE cards SET state = json_set(state, '$.shown', ?) WHERE id = ?",
-                (rank, card_id),
+                "UPDATE cards SET state = ? WHERE id = ?",
+                (json.dumps(state, ensure_ascii=False, separators=(",", ":")), card_id),
             )
 
     def delete_cards_before(self, cutoff: datetime) -> int:
@@ -63,6 +74,6 @@ class CardsTables(StoreBase):
             return db.execute("DELETE FROM cards WHERE asked_at < ?", (_iso(cutoff),)).rowcount
 
 
-def _card(row: sqlite3.Row) -> Card:
+def _card(row: Row) -> Card:
     card = Card.model_validate_json(row["state"])
     return card.model_copy(update={"chat_id": row["chat_id"], "message_id": row["message_id"]})

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.models import Subscription
+from bot.tables.connection import Row
 from bot.tables.db import StoreBase, _chunks, _iso, _now, _when
+
+# Tables holding a chat id, with the rest of their key (None: keyed by the chat alone, or,
+# for cards, by their own id).
+_CHAT_KEYS = {
+    "subscriptions": None,
+    "deliveries": "day",
+    "sent_articles": "article_id",
+    "digest_messages": "message_id",
+    "chat_languages": None,
+    "cards": None,
+    "follows": "key",
+    "alerts": "story_id",
+}
 
 
 class ChatsTables(StoreBase):
@@ -48,20 +61,22 @@ class ChatsTables(StoreBase):
     def move_chat(self, old_id: int, new_id: int) -> None:
         """A group became a supergroup: everything the store knows moves to the new id."""
         with self.transaction() as db:
-            for table in (
-                "subscriptions",
-                "deliveries",
-                "sent_articles",
-                "digest_messages",
-                "chat_languages",
-                "cards",
-                "follows",
-                "alerts",
-            ):
-                db.execute(
-                    f"UPDATE OR REPLACE {table} SET chat_id = ? WHERE chat_id = ?",
-                    (new_id, old_id),
-                )
+            for table, key in _CHAT_KEYS.items():
+                # The old id's rows win over any the new id already has (as UPDATE OR
+                # REPLACE did), written so both databases run it.
+                if key:
+                    db.execute(
+                        f"DELETE FROM {table} WHERE chat_id = ? AND {key} IN"
+                        f" (SELECT {key} FROM {table} WHERE chat_id = ?)",
+                        (new_id, old_id),
+                    )
+                elif table != "cards":
+                    db.execute(
+                        f"DELETE FROM {table} WHERE chat_id = ? AND EXISTS"
+                        f" (SELECT 1 FROM {table} WHERE chat_id = ?)",
+                        (new_id, old_id),
+                    )
+                db.execute(f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
 
     def claim_delivery(self, chat_id: int, day: str, now: datetime, lease_seconds: float) -> bool:
         """Take the right to send `chat_id` its digest for local `day`; False if not ours.
@@ -109,14 +124,15 @@ class ChatsTables(StoreBase):
                 (state, now, detail, chat_id, day),
             )
             db.executemany(
-                "INSERT OR IGNORE INTO sent_articles (chat_id, article_id, sent_at)"
-                " VALUES (?, ?, ?)",
+                "INSERT INTO sent_articles (chat_id, article_id, sent_at)"
+                " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 [(chat_id, article_id, now) for article_id in [*article_ids, *also_sent]],
             )
             listed = json.dumps(list(article_ids))
             db.executemany(
-                "INSERT OR REPLACE INTO digest_messages (chat_id, message_id, article_ids)"
-                " VALUES (?, ?, ?)",
+                "INSERT INTO digest_messages (chat_id, message_id, article_ids)"
+                " VALUES (?, ?, ?) ON CONFLICT (chat_id, message_id)"
+                " DO UPDATE SET article_ids = excluded.article_ids",
                 [(chat_id, message_id, listed) for message_id in message_ids],
             )
 
@@ -178,13 +194,14 @@ class ChatsTables(StoreBase):
                 db.execute("DELETE FROM chat_languages WHERE chat_id = ?", (chat_id,))
             else:
                 db.execute(
-                    "INSERT OR REPLACE INTO chat_languages (chat_id, language, chosen) "
-                    "VALUES (?, ?, ?)",
+                    "INSERT INTO chat_languages (chat_id, language, chosen) VALUES (?, ?, ?)"
+                    " ON CONFLICT (chat_id) DO UPDATE SET language = excluded.language,"
+                    " chosen = excluded.chosen",
                     (chat_id, language, int(chosen)),
                 )
 
 
-def _subscription(row: sqlite3.Row) -> Subscription:
+def _subscription(row: Row) -> Subscription:
     return Subscription(
         chat_id=row["chat_id"],
         at=row["at"],

@@ -1,12 +1,13 @@
-"""The connection every table family shares: its lock, transactions and the generation."""
+"""What every table family shares: the connection, its lock, transactions, the generation."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+
+from bot.tables.connection import Database
 
 
 class StoreBase:
@@ -16,11 +17,16 @@ class StoreBase:
     generation can tell that it is stale.
     """
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: Database) -> None:
         self._db = connection
         self._lock = threading.RLock()
         self._depth = 0  # transactions open in this one (the lock's holder only)
-        self._migrate()
+        self.migrated_from = 0  # the schema version found on opening
+        try:
+            self._migrate()
+        except BaseException:
+            connection.close()
+            raise
 
     def _migrate(self) -> None:
         raise NotImplementedError  # the schema's
@@ -33,7 +39,7 @@ class StoreBase:
             self._db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Database]:
         """All-or-nothing: a crash or an exception inside leaves the store as it was.
 
         Nests: a transaction opened inside another is part of the outer one.
@@ -46,21 +52,26 @@ class StoreBase:
                 finally:
                     self._depth -= 1
                 return
-            self._db.execute("BEGIN IMMEDIATE")
+            self._db.begin()
             self._depth = 1
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.rollback()
                 raise
             finally:
                 self._depth = 0
-            self._db.execute("COMMIT")
+            self._db.commit()
+
+    @property
+    def dialect(self) -> str:
+        """Which database holds the store: "sqlite" or "postgresql"."""
+        return self._db.dialect
 
     @property
     def schema_version(self) -> int:
         with self._lock:
-            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+            return self._db.schema_version()
 
     @property
     def generation(self) -> int:
@@ -80,13 +91,17 @@ class StoreBase:
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO meta (key, value) VALUES ('alert_mark', ?) ON CONFLICT (key) DO "
-                "UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                "UPDATE SET value = CASE WHEN CAST(excluded.value AS INTEGER) > CAST(meta.value AS "
+                "INTEGER) THEN excluded.value ELSE meta.value END",
                 (str(generation),),
             )
 
     @staticmethod
-    def _bump_generation(db: sqlite3.Connection) -> None:
-        db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+    def _bump_generation(db: Database) -> None:
+        db.execute(
+            "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+            " WHERE key = 'generation'"
+        )
 
 
 def _iso(value: datetime | None) -> str | None:

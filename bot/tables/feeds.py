@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 from bot.models import FeedSource, FeedStatus
+from bot.tables.connection import Row
 from bot.tables.db import StoreBase, _chunks, _iso, _now, _when
 
 
@@ -24,9 +24,14 @@ class FeedsTables(StoreBase):
         with self.transaction() as db:
             db.execute(
                 """
-                INSERT OR REPLACE INTO feeds (url, name, etag, last_modified, last_success,
+                INSERT INTO feeds (url, name, etag, last_modified, last_success,
                     last_error, last_error_at, items, added)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (url) DO UPDATE SET name = excluded.name, etag = excluded.etag,
+                    last_modified = excluded.last_modified,
+                    last_success = excluded.last_success, last_error = excluded.last_error,
+                    last_error_at = excluded.last_error_at, items = excluded.items,
+                    added = excluded.added
                 """,
                 (
                     status.url,
@@ -51,8 +56,8 @@ class FeedsTables(StoreBase):
         """Store a feed; False (and nothing changed) when its URL is already stored."""
         with self.transaction() as db:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO feed_sources (url, name, refresh_minutes, full_text, "
-                "added_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO feed_sources (url, name, refresh_minutes, full_text, added_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (
                     source.url,
                     source.name,
@@ -67,7 +72,8 @@ class FeedsTables(StoreBase):
         """Remember that `feed_url` carried these articles (so removing it can purge them)."""
         with self.transaction() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO feed_articles (feed_url, article_id) VALUES (?, ?)",
+                "INSERT INTO feed_articles (feed_url, article_id) VALUES (?, ?)"
+                " ON CONFLICT DO NOTHING",
                 [(feed_url, article_id) for article_id in article_ids],
             )
 
@@ -106,7 +112,7 @@ class FeedsTables(StoreBase):
         return removed
 
 
-def _feed(row: sqlite3.Row) -> FeedStatus:
+def _feed(row: Row) -> FeedStatus:
     return FeedStatus(
         url=row["url"],
         name=row["name"],
@@ -120,7 +126,7 @@ def _feed(row: sqlite3.Row) -> FeedStatus:
     )
 
 
-def _feed_source(row: sqlite3.Row) -> FeedSource:
+def _feed_source(row: Row) -> FeedSource:
     return FeedSource(
         url=row["url"],
         name=row["name"],

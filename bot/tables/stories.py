@@ -48,12 +48,13 @@ class StoriesTables(StoreBase):
         now = _now()
         with self.transaction() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO stories (id, created_at) VALUES (?, ?)",
+                "INSERT INTO stories (id, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [(m.story_id, now) for m in members],
             )
             db.executemany(
-                "INSERT OR REPLACE INTO story_articles (article_id, story_id, at, terms)"
-                " VALUES (?, ?, ?, ?)",
+                "INSERT INTO story_articles (article_id, story_id, at, terms)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (article_id) DO UPDATE SET"
+                " story_id = excluded.story_id, at = excluded.at, terms = excluded.terms",
                 [
                     (m.article_id, m.story_id, _iso(m.at), json.dumps(m.terms, ensure_ascii=False))
                     for m in members
@@ -65,7 +66,7 @@ class StoriesTables(StoreBase):
         with self._lock:
             row = self._db.execute(
                 "SELECT MAX(m) FROM (SELECT MAX(id) AS m FROM stories"
-                " UNION ALL SELECT MAX(story_id) FROM story_articles)"
+                " UNION ALL SELECT MAX(story_id) FROM story_articles) AS known"
             ).fetchone()
         return int(row[0] or 0) + 1
 
