@@ -159,7 +159,7 @@ def test_claims_race_between_two_connections_exactly_once(store_location: Path |
 def test_a_failed_migration_is_rolled_back_whole(
     store_location: Path | str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.store
+    from bot.tables import schema
 
     Store.open(store_location).close()
     broken = (
@@ -167,8 +167,8 @@ def test_a_failed_migration_is_rolled_back_whole(
         " INSERT INTO half_done (id) VALUES (1);"
         " INSERT INTO no_such_table (id) VALUES (1)"
     )
-    monkeypatch.setattr(bot.store, "MIGRATIONS", (*bot.store.MIGRATIONS, broken))
-    monkeypatch.setattr(bot.store, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, broken))
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with pytest.raises(StoreError, match=f"migration to schema version {SCHEMA_VERSION + 1}"):
         Store.open(store_location)
     monkeypatch.undo()

@@ -6,7 +6,8 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from bot.models import Subscription
+from bot.models import Article, Subscription
+from bot.tables.articles import _article
 from bot.tables.connection import Row
 from bot.tables.db import StoreBase, _chunks, _iso, _now, _when
 
@@ -199,6 +200,19 @@ class ChatsTables(StoreBase):
                     " chosen = excluded.chosen",
                     (chat_id, language, int(chosen)),
                 )
+
+    def unsent_articles(self, chat_id: int, limit: int) -> list[Article]:
+        """The newest articles this chat has not had in a digest yet, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                """
+                SELECT * FROM articles WHERE id NOT IN
+                    (SELECT article_id FROM sent_articles WHERE chat_id = ?)
+                ORDER BY published IS NULL, published DESC, ingested_at DESC, id LIMIT ?
+                """,
+                (chat_id, limit),
+            ).fetchall()
+        return [_article(row) for row in rows]
 
 
 def _subscription(row: Row) -> Subscription:

@@ -6,7 +6,8 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.models import StoryMember, StoryRow
+from bot.models import Article, StoryMember, StoryRow
+from bot.tables.articles import _article
 from bot.tables.db import StoreBase, _chunks, _iso, _now, _when
 
 
@@ -107,3 +108,16 @@ class StoriesTables(StoreBase):
         with self._lock:
             row = self._db.execute("SELECT MAX(at) FROM story_articles").fetchone()
         return _when(row[0])
+
+    def ungrouped(self, limit: int) -> list[Article]:
+        """Articles not in any story yet (stores from before stories, or an interrupted
+        ingest), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                """
+                SELECT * FROM articles WHERE id NOT IN (SELECT article_id FROM story_articles)
+                ORDER BY published IS NULL, published, ingested_at, id LIMIT ?
+                """,
+                (limit,),
+            ).fetchall()
+        return [_article(row) for row in rows]

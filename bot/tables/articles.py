@@ -1,0 +1,241 @@
+"""Articles and the paragraph keys of their bodies (articles, paragraphs)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot import boilerplate
+from bot.models import Article
+from bot.passages import split_passages
+from bot.tables.connection import Database, Row
+from bot.tables.db import StoreBase, _chunks, _iso, _now, _when
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    """What an upsert did: new articles, changed ones, and identical re-ingests."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def _digest(article: Article) -> str:
+    return hashlib.sha256(article.model_dump_json().encode()).hexdigest()[:32]
+
+
+class ArticlesTables(StoreBase):
+    def upsert(
+        self,
+        articles: Iterable[Article],
+        paragraph_keys: Mapping[str, Collection[str | None]] | None = None,
+    ) -> tuple[UpsertCounts, list[Article]]:
+        """Insert or update articles in one transaction.
+
+        `paragraph_keys` maps article ids to their `boilerplate.body_keys` when the caller
+        has them already; the others are computed here.
+
+        Returns the counts and the articles that were added or changed (what an index must
+        take in). An identical re-ingest changes nothing, not even the generation.
+        """
+        keys = paragraph_keys or {}
+        added = updated = unchanged = 0
+        changed: list[Article] = []
+        now = _now()
+        with self.transaction() as db:
+            for article in articles:
+                digest = _digest(article)
+                row = db.execute(
+                    "SELECT digest FROM articles WHERE id = ?", (article.id,)
+                ).fetchone()
+                if row is not None and row["digest"] == digest:
+                    unchanged += 1
+                    continue
+                db.execute(
+                    """
+                    INSERT INTO articles (id, headline, published, summary, dateline, body,
+                        subheadings, caption, source, url, digest, ingested_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET
+                        headline = excluded.headline, published = excluded.published,
+                        summary = excluded.summary, dateline = excluded.dateline,
+                        body = excluded.body, subheadings = excluded.subheadings,
+                        caption = excluded.caption, source = excluded.source,
+                        url = excluded.url, digest = excluded.digest,
+                        updated_at = excluded.updated_at
+                    """,
+                    (
+                        article.id,
+                        article.headline,
+                        _iso(article.published),
+                        json.dumps(article.summary, ensure_ascii=False),
+                        article.dateline,
+                        json.dumps(article.body, ensure_ascii=False),
+                        json.dumps(article.subheadings, ensure_ascii=False),
+                        article.caption,
+                        article.source,
+                        article.url,
+                        digest,
+                        now,
+                        now,
+                    ),
+                )
+                _write_paragraphs(db, article, keys.get(article.id), replace=row is not None)
+                changed.append(article)
+                if row is None:
+                    added += 1
+                else:
+                    updated += 1
+            if changed:
+                self._bump_generation(db)
+        return UpsertCounts(added, updated, unchanged), changed
+
+    def delete(self, article_ids: Sequence[str]) -> int:
+        """Remove articles by id; returns how many existed."""
+        if not article_ids:
+            return 0
+        with self.transaction() as db:
+            removed = 0
+            for chunk in _chunks(article_ids, 500):
+                marks = ",".join("?" * len(chunk))
+                cursor = db.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
+                removed += cursor.rowcount
+                db.execute(f"DELETE FROM paragraphs WHERE article_id IN ({marks})", chunk)
+                db.execute(f"DELETE FROM story_articles WHERE article_id IN ({marks})", chunk)
+            if removed:
+                self._bump_generation(db)
+        return removed
+
+    def published_before(self, cutoff: datetime) -> list[str]:
+        """Ids of articles published before `cutoff` (for retention)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM articles WHERE published < ?", (_iso(cutoff),)
+            ).fetchall()
+        return [row["id"] for row in rows]
+
+    def passage(self, article_id: str, ordinal: int) -> str | None:
+        """The text of one passage (see `split_passages`), None when there is no such one."""
+        article = self.get(article_id)
+        if article is None or ordinal < 0:
+            return None
+        passages = split_passages(article)
+        return passages[ordinal].text if ordinal < len(passages) else None
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+    def get(self, article_id: str) -> Article | None:
+        found = self.get_many([article_id])
+        return found.get(article_id)
+
+    def get_many(self, article_ids: Sequence[str]) -> dict[str, Article]:
+        """Articles by id; ids not in the store are simply absent from the result."""
+        result: dict[str, Article] = {}
+        with self._lock:
+            for chunk in _chunks(list(article_ids), 500):
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT * FROM articles WHERE id IN ({marks})", chunk
+                ).fetchall()
+                result.update((row["id"], _article(row)) for row in rows)
+        return result
+
+    def iter_articles(self, batch: int = 1000) -> Iterator[Article]:
+        """Every article, in id order, fetched in batches (for index rebuilds)."""
+        last = ""
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT * FROM articles WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+                ).fetchall()
+            if not rows:
+                return
+            yield from (_article(row) for row in rows)
+            last = rows[-1]["id"]
+
+    def latest(self, limit: int, since: datetime | None = None) -> list[Article]:
+        """Newest first by published date (undated articles last, newest ingest first)."""
+        query = "SELECT * FROM articles"
+        params: list[object] = []
+        if since is not None:
+            query += " WHERE published >= ?"
+            params.append(_iso(since))
+        query += " ORDER BY published IS NULL, published DESC, ingested_at DESC, id LIMIT ?"
+        params.append(limit)
+        with self._lock:
+            rows = self._db.execute(query, params).fetchall()
+        return [_article(row) for row in rows]
+
+    # -- paragraphs (boilerplate) ----------------------------------------------------------
+
+    def repeated_paragraphs(
+        self, min_articles: int, sources: Collection[str] | None = None
+    ) -> dict[str, set[str]]:
+        """Per source, the keys of the paragraphs at least `min_articles` of its articles hold.
+
+        Limited to `sources` when given (say those of a batch just ingested).
+        """
+        query = "SELECT source, key FROM paragraphs"
+        params: list[object] = []
+        if sources is not None:
+            if not sources:
+                return {}
+            query += f" WHERE source IN ({','.join('?' * len(sources))})"
+            params += list(sources)
+        query += " GROUP BY source, key HAVING COUNT(*) >= ?"
+        result: dict[str, set[str]] = {}
+        with self._lock:
+            for row in self._db.execute(query, [*params, min_articles]):
+                result.setdefault(row["source"], set()).add(row["key"])
+        return result
+
+    def articles_holding(self, source: str, keys: Collection[str]) -> list[str]:
+        """Ids of the source's articles that hold any of these paragraph keys."""
+        ids: set[str] = set()
+        with self._lock:
+            for chunk in _chunks(sorted(keys), 500):
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT article_id FROM paragraphs WHERE source = ? AND key IN ({marks})",
+                    [source, *chunk],
+                )
+                ids.update(row["article_id"] for row in rows)
+        return sorted(ids)
+
+
+def _write_paragraphs(
+    db: Database,
+    article: Article,
+    keys: Collection[str | None] | None = None,
+    *,
+    replace: bool = True,
+) -> None:
+    if replace:
+        db.execute("DELETE FROM paragraphs WHERE article_id = ?", (article.id,))
+    source = boilerplate.source_of(article)
+    found = boilerplate.paragraph_keys(article) if keys is None else set(keys) - {None}
+    db.executemany(
+        "INSERT INTO paragraphs (source, key, article_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        [(source, key, article.id) for key in found],
+    )
+
+
+def _article(row: Row) -> Article:
+    return Article(
+        id=row["id"],
+        headline=row["headline"],
+        published=_when(row["published"]),
+        summary=json.loads(row["summary"]),
+        dateline=row["dateline"],
+        body=json.loads(row["body"]),
+        subheadings=json.loads(row["subheadings"]),
+        caption=row["caption"],
+        source=row["source"],
+        url=row["url"],
+    )
