@@ -10,6 +10,7 @@ Ta marbuta ة is kept: the Snowball stemmer strips it as a feminine suffix ("ص�
 "صحيف"), which folding it to ه first would defeat ("صحيفه" -> "صحيفه"); a question that writes
 ه for ة is matched by the stem anyway when the stemmer strips both, else by typo correction.
 Stemming is PyStemmer's Snowball `arabic` (it removes the clitics و ب ل ك ال and suffixes).
+Each Arabic word is also indexed by a light stem (`light_terms`), weighed lightly.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from functools import lru_cache
 from importlib import resources
 
 import Stemmer
+
+from bot.lang import has_arabic
 
 # Combining marks of Arabic script; removed, and allowed inside a surface word.
 MARKS = "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e4\u06e7\u06e8\u06ea-\u06ed"
@@ -44,6 +47,8 @@ _KEEP_WHOLE = frozenset({"الله", "بالله", "والله", "لله"})
 _FEMININE_PLURAL = "ات"
 # Conjunction attached to a stopword ("وفي", "ومن") is still a stopword.
 _CONJUNCTION = "و"
+# Starts a light-stem term: no word holds it, so a light term never meets a stem.
+LIGHT_MARK = "~"
 
 
 def normalize(text: str) -> str:
@@ -112,3 +117,23 @@ def stems(words: Iterable[str]) -> list[str]:
     """`stem` of each normalised Arabic word, in order (batched)."""
     result: list[str] = _stemmer().stemWords([_light_stem(word) for word in words])
     return result
+
+
+def light_terms(words: Iterable[str]) -> list[str]:
+    """Second index terms of normalised Arabic content words, in order: each word with only
+    its article and "ات" off (`strip_article`), marked with LIGHT_MARK; other words give none.
+
+    Snowball joins words that only share letters ("مكتبة" library and "مكتب" office both give
+    "مكتب"; "ولادة" birth gives "لاد"); the light form keeps them apart, and weighed at a
+    fraction of a stem (bot.index.LIGHT_WEIGHT) it orders articles the stems tie on.
+    """
+    return [
+        LIGHT_MARK + _light_stem(word)
+        for word in words
+        if not word.isascii() and has_arabic(word) and word not in stopwords()
+    ]
+
+
+def is_light_term(term: str) -> bool:
+    """Whether an index term is a light stem (see `light_terms`)."""
+    return term.startswith(LIGHT_MARK)
