@@ -2,7 +2,8 @@
 
 Run by hand from the project root:
 
-    python benchmarks/bench_followups.py [--newsqa ../shared/newsqa] [--grid]
+    python benchmarks/bench_followups.py [--newsqa ../shared/newsqa] [--arcd ../shared/arcd]
+        [--grid] [--arabic-only]
 
 The labelled set is benchmarks/data/followups.jsonl (see docs/benchmarks.md, "Follow-up
 questions"): each line a first question (a newsqa dev question by `first_qid`, or a seed
@@ -18,6 +19,13 @@ context; otherwise it is asked alone. Lines are split in two by position: even l
 
 It also checks standalone questions: each newsqa dev question asked right after the one
 before it, through the same path, must find the same article first as when asked alone.
+
+Arabic, the same way (`--arcd`): benchmarks/data/followups_ar.jsonl holds Arabic follow-ups
+written over ARCD articles, each after an ARCD dev question (`first_qid`) that names its
+subject, on a store of the ARCD articles. Those first questions are the standalone set: none
+may be taken for a follow-up. ARCD dev asked in file order, each question right after the
+one before (its crowd writers asked several questions of one paragraph in a row, some with
+no subject: "متى ولد؟"), shows what taking them for follow-ups does to article@1.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from bot.retrieval import Retriever  # noqa: E402
 from bot.sources import load_path  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data" / "followups.jsonl"
+ARABIC_DATA = ROOT / "benchmarks" / "data" / "followups_ar.jsonl"
 
 
 @dataclass(frozen=True)
@@ -64,10 +73,10 @@ def load_dev(newsqa: Path) -> list[dict[str, str]]:
         return [json.loads(line) for line in lines]
 
 
-def load_exchanges(dev: list[dict[str, str]]) -> list[Exchange]:
+def load_exchanges(dev: list[dict[str, str]], data: Path = DATA) -> list[Exchange]:
     by_qid = {item["qid"]: item for item in dev}
     exchanges = []
-    for line in DATA.read_text(encoding="utf-8").splitlines():
+    for line in data.read_text(encoding="utf-8").splitlines():
         item = json.loads(line)
         if "first_qid" in item:
             first = by_qid[item["first_qid"]]
@@ -78,6 +87,12 @@ def load_exchanges(dev: list[dict[str, str]]) -> list[Exchange]:
             exchange = Exchange(item["first"], item["followup"], item["gold_id"], None)
         exchanges.append(exchange)
     return exchanges
+
+
+def arcd_articles(arcd: Path) -> Iterator[Article]:
+    with (arcd / "articles.jsonl").open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            yield article_from_json(json.loads(line), line=number)
 
 
 def articles(newsqa: Path) -> Iterator[Article]:
@@ -154,11 +169,52 @@ def standalone(retriever: Retriever, dev: list[dict[str, str]]) -> tuple[int, in
     return pairs, detected, alone_hits, after_hits
 
 
+def print_tallies(tallies: dict[str, Tally]) -> None:
+    print(
+        f"Context: weight {retrieval.CONTEXT_WEIGHT}, boost {retrieval.CONTEXT_BOOST}.\n\n"
+        "| split | exchanges | taken for follow-ups | first question @1 | "
+        "follow-up @1 alone | follow-up @1 with context | with context, first card right |"
+        "\n|---|---|---|---|---|---|---|"
+    )
+    for name, tally in tallies.items():
+        print(tally.row(name))
+
+
+def print_standalone(pairs: int, detected: int, alone_hits: int, after_hits: int) -> None:
+    print(
+        "\n| pairs | taken for follow-ups | @1 asked alone | @1 asked after another |"
+        f"\n|---|---|---|---|\n| {pairs} | {detected} | {alone_hits / pairs:.3f} "
+        f"({alone_hits}) | {after_hits / pairs:.3f} ({after_hits}) |"
+    )
+
+
+def arabic(arcd: Path) -> None:
+    """The Arabic follow-ups, their standalone first questions, and ARCD dev in order."""
+    dev = load_dev(arcd)
+    exchanges = load_exchanges(dev, ARABIC_DATA)
+    retriever = Retriever()
+    retriever.add(arcd_articles(arcd))
+    print(f"## Arabic: {len(exchanges)} follow-ups over {len(retriever)} ARCD articles\n")
+    print_tallies(score(retriever, exchanges))
+    firsts = [item.first for item in exchanges]
+    taken = [question for question in firsts if followup.leans_on_previous(question)]
+    print(f"\nStandalone first questions taken for follow-ups: {len(taken)} of {len(firsts)}")
+    for question in taken:
+        print(f"- {question}")
+    print("\nARCD dev, each question asked right after the one before it:")
+    print_standalone(*standalone(retriever, dev))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--newsqa", type=Path, default=ROOT.parent / "shared" / "newsqa")
+    parser.add_argument("--arcd", type=Path, default=ROOT.parent / "shared" / "arcd")
     parser.add_argument("--grid", action="store_true", help="try context weights and boosts")
+    parser.add_argument("--arabic-only", action="store_true", help="skip the English set")
     args = parser.parse_args()
+    if args.arabic_only:
+        arabic(args.arcd)
+        return
     if not (args.newsqa / "articles.jsonl").is_file():
         sys.exit(f"no newsqa corpus at {args.newsqa} (see --newsqa)")
     dev = load_dev(args.newsqa)
@@ -177,20 +233,12 @@ def main() -> None:
                 print(f"| {weight} | {boost} | {tally.context / max(tally.n, 1):.3f} |")
         return
 
-    print(
-        f"Context: weight {retrieval.CONTEXT_WEIGHT}, boost {retrieval.CONTEXT_BOOST}.\n\n"
-        "| split | exchanges | taken for follow-ups | first question @1 | "
-        "follow-up @1 alone | follow-up @1 with context | with context, first card right |"
-        "\n|---|---|---|---|---|---|---|"
-    )
-    for name, tally in score(retriever, exchanges).items():
-        print(tally.row(name))
-    pairs, detected, alone_hits, after_hits = standalone(retriever, dev)
-    print(
-        "\n| standalone pairs | taken for follow-ups | @1 asked alone | @1 asked after another |"
-        f"\n|---|---|---|---|\n| {pairs} | {detected} | {alone_hits / pairs:.3f} "
-        f"({alone_hits}) | {after_hits / pairs:.3f} ({after_hits}) |"
-    )
+    print_tallies(score(retriever, exchanges))
+    print("\nStandalone: newsqa dev, each question asked right after the one before it:")
+    print_standalone(*standalone(retriever, dev))
+    if (args.arcd / "articles.jsonl").is_file():
+        print()
+        arabic(args.arcd)
 
 
 if __name__ == "__main__":

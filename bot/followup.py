@@ -2,7 +2,8 @@
 
 "and in Syria?", "who else was there?", "when?" mean little alone: they lean on the answer
 the user just got. A question that names what it is about ("Who visited Iraq?", "Al-Hol
-camp") stands on its own, and is left exactly as asked.
+camp") stands on its own, and is left exactly as asked. An Arabic question is read by
+Arabic rules (`bot.arabic_followup`): "وفي سوريا؟", "ومتى؟", "من غيره؟", "كم عدد سكانها؟".
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from bot import text
+from bot import arabic_followup, lang, text
 
 # A follow-up is short; a longer question says enough on its own.
 MAX_WORDS = 8
@@ -51,6 +52,8 @@ def leans_on_previous(question: str) -> bool:
     words = _plain_words(question)
     if not words or len(words) > MAX_WORDS:
         return False
+    if lang.detect(question) == "ar":
+        return arabic_followup.leans_on_previous(words, MAX_OWN_WORDS_WITH_POINTER)
     if words[0] in OPENERS or tuple(words[:2]) in OPENING_PAIRS:
         return True
     own = [

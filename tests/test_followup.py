@@ -75,3 +75,66 @@ def test_the_labelled_follow_ups_hold_ids_and_questions_only() -> None:
     for item in items:
         assert set(item) in ({"first_qid", "followup", "gold_id"}, {"first", "followup", "gold_id"})
         assert len(item["followup"]) <= 60 and len(item.get("first", "")) <= 60
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "وفي سوريا؟",  # and in Syria?
+        "ومتى؟",  # and when?
+        "و متى؟",
+        "من غيره؟",  # who else?
+        "من غيره كان هناك؟",  # who else was there?
+        "متى؟",
+        "لماذا؟",
+        "ولماذا أممها؟",  # and why did he nationalise it?
+        "وماذا عن تركيا؟",  # and what about Turkey?
+        "ماذا عن لبنان؟",
+        "كم عدد سكانها؟",  # how many people live there ("its people")?
+        "ما أشهر رواياته؟",  # his best-known novels?
+        "متى توفي؟",  # when did [he] die? (the verb carries its subject)
+        "أين ولدت؟",
+        "ماذا حدث فيها؟",  # what happened in it?
+        "ماذا قال هو؟",  # what did he say?
+        "متى حدث ذلك؟",  # when did that happen?
+        "ماذا حدث في ذلك اليوم؟",  # "that day": a day said before
+        "من هو؟",
+        "وَمَتَى؟",  # diacritics
+    ],
+)
+def test_arabic_follow_ups_lean_on_the_previous_question(question: str) -> None:
+    assert leans_on_previous(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "من هو جمال خاشقجي؟",  # "هو" after a question word is "is", not "he"
+        "ما هي البيتكوين؟",  # one word, with the article: it names its subject
+        "ما هو الأسد؟",
+        "ما هي عاصمة الكويت؟",
+        "متى ولد زين الدين زيدان؟",
+        "أين تقع المملكة العربية السعودية في آسيا؟",
+        "ما هي العلوم التي اشتهر بها الشافعي؟",  # "بها" refers to "العلوم", inside the question
+        "ما العضو الذي يهاجمه السل؟",
+        "ما هو الاسم الآخر للموناليزا؟",  # "the other name": another noun of its own
+        "متى واجه النادي الأهلي الإفلاس؟",  # "واجه" (faced) ends in a root ه, not a pronoun
+        "أسعار النفط هذا الشهر",  # "هذا الشهر": this month, now
+        "الثوره الفرنسيه",  # ة written as ه, with the article: no pronoun
+        "ومن " + "كلمة " * 10,  # too long to be a follow-up
+        "؟؟",
+    ],
+)
+def test_arabic_questions_that_stand_alone_do_not(question: str) -> None:
+    assert not leans_on_previous(question)
+
+
+def test_the_arabic_follow_ups_hold_ids_and_questions_only() -> None:
+    """benchmarks/data/followups_ar.jsonl: ARCD question ids, Arabic follow-ups, gold ids."""
+    path = Path(__file__).parent.parent / "benchmarks" / "data" / "followups_ar.jsonl"
+    items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert len(items) >= 40
+    for item in items:
+        assert set(item) == {"first_qid", "followup", "gold_id"}
+        assert item["gold_id"].startswith("arcd-") and len(item["followup"]) <= 40
+        assert leans_on_previous(item["followup"])
