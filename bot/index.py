@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -379,7 +380,9 @@ class LexicalIndex:
             headline = self._count(article.headline)
             h_rows.add(slot, headline)
             for passage in split_passages(article):
-                p_rows.add(first_passage + len(p_slot), self._count(passage.text) + headline)
+                counts = self._count(passage.text)
+                counts.update(headline)  # in place: Counter's + builds a third one
+                p_rows.add(first_passage + len(p_slot), counts)
                 p_slot.append(slot)
                 p_ordinal.append(passage.ordinal)
             self._slot_article.append(article.id)
@@ -685,32 +688,34 @@ def _count_by_code(term_ids: Ints, codes: npt.NDArray[np.int64], n_terms: int) -
 
 
 class _Rows:
-    """Term counts of documents being added, gathered as small arrays (cheap in memory)."""
+    """Term counts of documents being added, gathered in flat C arrays (an array per
+    document costs more than the counting itself)."""
 
     def __init__(self) -> None:
-        self._terms: list[Ints] = []
-        self._docs: list[Ints] = []
-        self._tfs: list[Ints] = []
+        self._terms = array("i")
+        self._docs = array("i")
+        self._tfs = array("i")
+        self._sizes = array("i")
         self._lengths: list[int] = []
 
     def add(self, doc: int, counts: Counter[int]) -> None:
         size = len(counts)
-        self._terms.append(np.fromiter(counts.keys(), np.int32, size))
-        self._tfs.append(np.fromiter(counts.values(), np.int32, size))
-        self._docs.append(np.full(size, doc, np.int32))
+        self._terms.extend(counts.keys())
+        self._tfs.extend(counts.values())
+        self._docs.extend([doc] * size)
+        self._sizes.append(size)
         self._lengths.append(sum(counts.values()))
 
     def sizes(self) -> Ints:
         """Number of distinct terms of each document."""
-        return np.array([len(terms) for terms in self._terms], np.int32)
+        return np.frombuffer(self._sizes, np.int32)
 
     def arrays(self) -> tuple[tuple[Ints, Ints, Ints], Floats]:
         """(term ids, doc ids, counts) of every row, and the length of each document."""
-        empty = np.zeros(0, np.int32)
         pairs = (
-            np.concatenate([empty, *self._terms]),
-            np.concatenate([empty, *self._docs]),
-            np.concatenate([empty, *self._tfs]),
+            np.frombuffer(self._terms, np.int32),
+            np.frombuffer(self._docs, np.int32),
+            np.frombuffer(self._tfs, np.int32),
         )
         return pairs, np.array(self._lengths, np.float64)
 

@@ -85,7 +85,12 @@ def outlet(source: str | None, url: str | None) -> str | None:
 
 def signature(article: Article) -> dict[str, int]:
     """Stem counts of the headline and the first SIGNATURE_WORDS words of the text."""
-    lead = " ".join(article.text.split()[:SIGNATURE_WORDS])
+    words: list[str] = []
+    for paragraph in (*article.summary, *article.body):  # not the whole text: its lead
+        words += paragraph.split()
+        if len(words) >= SIGNATURE_WORDS:
+            break
+    lead = " ".join(words[:SIGNATURE_WORDS])
     return dict(Counter(text.terms(f"{article.headline}\n{lead}")))
 
 
