@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -50,6 +50,11 @@ def _day_start(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _day_end(text: str) -> datetime:
+    """'YYYY-MM-DD' -> the end of that day in UTC (the start of the next one)."""
+    return _day_start(text) + timedelta(days=1)
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -86,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     stories.add_argument("--limit", type=_positive, default=10)
     stories.add_argument(
         "--since", type=_day_start, help="stories with news since this date (YYYY-MM-DD)"
+    )
+    stories.add_argument(
+        "--until", type=_day_end, help="as they stood at the end of this date (YYYY-MM-DD)"
     )
     stories.add_argument("--json", action="store_true", help="one JSON object per story")
 
@@ -263,7 +271,7 @@ def cmd_headlines(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_stories(settings: Settings, args: argparse.Namespace) -> int:
     desk = NewsDesk.open(settings)
     try:
-        for story in desk.stories(since=args.since, limit=args.limit):
+        for story in desk.stories(since=args.since, until=args.until, limit=args.limit):
             if args.json:
                 print(story.json_line())
                 continue

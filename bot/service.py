@@ -378,15 +378,21 @@ class NewsDesk:
             log.info("grouped %d articles into stories", done)
         return done
 
-    def stories(self, *, since: datetime | None = None, limit: int = 10) -> list[Story]:
+    def stories(
+        self, *, since: datetime | None = None, until: datetime | None = None, limit: int = 10
+    ) -> list[Story]:
         """The top stories with an article at or after `since` (default: the two days up to
-        the newest article), best first; see bot.stories for the score and headline."""
+        the newest article), best first; see bot.stories for the score and headline.
+
+        With `until`, as they stood then: articles from `until` on are left out.
+        """
         if since is None:
             newest = self.store.newest_at()
             if newest is None:
                 return []
-            since = newest - STORY_DAYS
-        return build_stories(self.store.story_rows(since=since))[: max(limit, 0)]
+            since = (newest if until is None else min(newest, until)) - STORY_DAYS
+        rows = self.store.story_rows(since=since, until=until)
+        return build_stories(rows)[: max(limit, 0)]
 
     def _reload_index(self) -> None:
         self.retriever = Retriever.open(index_dir(self.settings))

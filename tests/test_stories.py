@@ -159,3 +159,26 @@ def test_newsbot_stories_lists_and_prints_json_lines(
     with pytest.raises(SystemExit):
         main(["--db", db, "stories", "--since", "March"])
     assert "not a date" in capsys.readouterr().err
+
+
+def test_stories_until_a_moment_show_them_as_they_stood(
+    desk: NewsDesk, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    at_eleven = desk.stories(
+        since=datetime(2025, 3, 3, tzinfo=UTC), until=datetime(2025, 3, 3, 11, tzinfo=UTC)
+    )
+    # the wire copy (12:00), the 14:00 and 15:00 news and the inquiry came later
+    assert [s.article_ids for s in at_eleven] == [["dam-harbor", "dam-herald"]]
+    assert at_eleven[0].sources == ["Harbor Post", "Valley Herald"]
+
+    db = str(tmp_path / "news.db")
+    assert main(["--db", db, "stories", "--until", "2025-03-03", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    # the end of the 3rd: the day's three stories; the inquiry of the 7th is not yet there
+    assert [line["article_ids"][0] for line in lines] == ["dam-harbor", "rain-coast", "bank-rates"]
+    args = ["--db", db, "stories", "--since", "2025-03-01", "--until", "2025-03-06", "--json"]
+    assert main(args) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
+    with pytest.raises(SystemExit):
+        main(["--db", db, "stories", "--until", "tomorrow"])
+    assert "not a date" in capsys.readouterr().err

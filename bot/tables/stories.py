@@ -72,22 +72,34 @@ class StoriesTables(StoreBase):
         return int(row[0] or 0) + 1
 
     def story_rows(
-        self, since: datetime | None = None, story_ids: Sequence[int] | None = None
+        self,
+        since: datetime | None = None,
+        story_ids: Sequence[int] | None = None,
+        until: datetime | None = None,
     ) -> list[StoryRow]:
         """Every grouped article of the stories that have one at or after `since` (or of
-        `story_ids`), with what a story listing needs; oldest first within a story."""
+        `story_ids`), with what a story listing needs; oldest first within a story.
+
+        With `until`, only articles before it count, as if the store were read then.
+        """
         query = """
             SELECT s.story_id, s.article_id, s.at, a.headline, a.source, a.url
             FROM story_articles s JOIN articles a ON a.id = s.article_id
         """
         params: list[object] = []
+        conditions: list[str] = []
         if story_ids is not None:
-            marks = ",".join("?" * len(story_ids))
-            query += f" WHERE s.story_id IN ({marks})"
+            conditions.append(f"s.story_id IN ({','.join('?' * len(story_ids))})")
             params += list(story_ids)
         elif since is not None:
-            query += " WHERE s.story_id IN (SELECT story_id FROM story_articles WHERE at >= ?)"
-            params.append(_iso(since))
+            within = "at >= ?" + (" AND at < ?" if until is not None else "")
+            conditions.append(f"s.story_id IN (SELECT story_id FROM story_articles WHERE {within})")
+            params += [_iso(since)] + ([_iso(until)] if until is not None else [])
+        if until is not None:
+            conditions.append("s.at < ?")
+            params.append(_iso(until))
+        if conditions:
+            query += " WHERE " + " AND ".join(conditions)
         query += " ORDER BY s.story_id, s.at, s.article_id"
         with self._lock:
             rows = self._db.execute(query, params).fetchall()
