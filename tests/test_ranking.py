@@ -107,3 +107,37 @@ def test_the_desk_shows_the_same_first_results_whatever_top(tmp_path: Path) -> N
                 assert shown == longest[:top]
     finally:
         desk.close()
+
+
+def _paragraphs(*topics: str) -> list[str]:
+    """One passage-sized paragraph (40+ words) per topic."""
+    filler = "Officials gave more details on {0} during a briefing, and residents described {0}. "
+    return [(filler.format(topic) * 4).strip() for topic in topics]
+
+
+def test_an_item_of_a_roundup_ranks_below_the_report_of_the_event() -> None:
+    report = Article(
+        id="report",
+        headline="Volcano erupts in southern Japan",
+        body=[
+            "Sakurajima erupted on Sunday and the agency raised its alert to level 5. " * 4,
+            # A report comes back to its subject throughout.
+            *_paragraphs("the level 5 alert the volcano raised", "the ash the eruption spread"),
+        ],
+        published=NOW - 2 * DAY,
+    )
+    roundup = Article(
+        id="roundup",
+        headline="Five things to know for Monday",
+        body=[
+            *_paragraphs("wildfires in the west", "talks on grain exports", "a heat wave"),
+            "Sakurajima erupted on Sunday, raising the volcano alert to level 5 in Japan. " * 4,
+            *_paragraphs("a baseball record", "a new phone"),
+        ],
+        published=NOW - DAY,  # fresher, and its item holds every word of the question
+    )
+    retriever = Retriever()
+    retriever.add([report, roundup])
+    question = "Which country's volcano erupted, raising the alert to level 5?"
+    hits = retriever.search(question, as_of=NOW).hits
+    assert [hit.article_id for hit in hits] == ["report", "roundup"]
