@@ -42,6 +42,9 @@ def test_question_words_and_particles_are_stopwords() -> None:
         assert text.is_stopword(text.normalize(word)), word
     assert not text.is_stopword("خاشقجي")
     assert "في" in arabic.stopwords()
+    # "amounts to" frames a figure as "how many" does.
+    assert text.terms("كم يبلغ عدد سكان مصر؟") == text.terms("عدد سكان مصر")
+    assert text.terms("تبلغ مساحتها") == text.terms("مساحتها")
 
 
 def test_clitics_and_article_are_stripped() -> None:
