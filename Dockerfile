@@ -4,7 +4,8 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY seeds ./seeds
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# with psycopg, so the same image runs on SQLite or on PostgreSQL (docker-compose.yml)
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[postgres]"
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
