@@ -258,6 +258,9 @@ class LexicalIndex:
         """Number of live articles."""
         return len(self._live)
 
+    def article_ids(self) -> list[str]:
+        return list(self._live)
+
     def __contains__(self, article_id: object) -> bool:
         return article_id in self._live
 

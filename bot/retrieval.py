@@ -150,6 +150,10 @@ class Retriever:
     def __contains__(self, article_id: object) -> bool:
         return article_id in self._index
 
+    def article_ids(self) -> list[str]:
+        """The ids of the articles indexed now."""
+        return self._index.article_ids()
+
     def add(self, articles: Iterable[Article]) -> int:
         """Index (or re-index) articles; returns the number of passages added."""
         self._speller = None

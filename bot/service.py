@@ -19,11 +19,11 @@ import httpx
 
 from bot import boilerplate
 from bot.answer import card, complete
+from bot.changes import ChangeFeed, stamp_now
 from bot.digest import Digest, compose_stories, pick_stories
 from bot.errors import SourceError
 from bot.feed_desk import FeedDesk
 from bot.follows import FollowDesk
-from bot.index import INDEX_FILE
 from bot.languages import LanguageDesk
 from bot.models import (
     Answer,
@@ -160,7 +160,8 @@ class NewsDesk:
         # The index is not thread-safe; feed refreshes write it from worker threads while
         # the bot searches it on the event loop.
         self._index_lock = threading.RLock()
-        self._checked: tuple[int, int | None] | None = None  # see _catch_up
+        self._changes = ChangeFeed(store)  # see _catch_up
+        self._followed = store.generation  # the store generation the index has caught up to
         # Per source, the keys of its boilerplate paragraphs (see bot.boilerplate).
         self._boilerplate = store.repeated_paragraphs(boilerplate.MIN_ARTICLES)
 
@@ -194,6 +195,8 @@ class NewsDesk:
         for batch in _batches(self.store.iter_articles(), INGEST_BATCH):
             self.retriever.add(self._stripped(batch))
         self.retriever.save(generation)
+        self._changes.skip_present()
+        self._followed = generation
 
     # -- ingest -------------------------------------------------------------------------------
 
@@ -294,11 +297,13 @@ class NewsDesk:
     def _add(self, articles: Iterable[Article], report: IngestReport) -> bool:
         """Upsert and index, without saving the index; True when anything changed."""
         batch = _dedupe(articles)
+        started = stamp_now()
         # Each paragraph is hashed once: the store counts the keys, stripping reads them.
         keys = {article.id: boilerplate.body_keys(article) for article in batch}
         counts, changed = self.store.upsert(batch, paragraph_keys=keys)
         report.absorb(counts)
         if changed:
+            self._changes.note([article.id for article in changed], started)
             self._learn_boilerplate(changed)
             self.retriever.add(self._stripped(changed, keys))
             self._group(changed)
@@ -496,35 +501,35 @@ class NewsDesk:
             return self.retriever.search(question, as_of=as_of, limit=limit, context=context)
 
     def catch_up(self) -> int | None:
-        """Take in what another process stored (see _catch_up); the generation of the
-        index now searched, None for an index never saved."""
+        """Take in what another process stored (see _catch_up); the store generation the
+        index has caught up to."""
         with self._index_lock:
             self._catch_up()
-            return self.retriever.generation
+            return self._followed
 
     def _catch_up(self) -> None:
-        """Take in the index another process (say `newsbot ingest`) saved for the store.
+        """Index the articles another process (`newsbot ingest`, another replica) wrote.
 
-        Checked once per change of the store's generation or of the saved index file: one
-        small query and a stat per search. The other process saves its index right after
-        its store commit; until it does, this one keeps answering from what it has.
+        One small query per search while the store's generation stays put; when it moves,
+        the articles written since the last look (bot.changes) are fetched and indexed, and
+        deleted ones dropped. Cost follows what changed, not the size of the store.
         """
         generation = self.store.generation
-        if generation == self.retriever.generation:
+        if generation == self._followed:
             return
-        index_file = index_dir(self.settings) / INDEX_FILE
-        try:
-            saved: int | None = index_file.stat().st_mtime_ns
-        except OSError:
-            saved = None
-        if (generation, saved) == self._checked:
-            return
-        self._checked = (generation, saved)
-        on_disk = Retriever.open(index_file.parent)
-        if (on_disk.generation or -1) > (self.retriever.generation or -1):
-            log.info("taking in the index saved at store generation %s", on_disk.generation)
-            self.retriever = on_disk
-            self._boilerplate = self.store.repeated_paragraphs(boilerplate.MIN_ARTICLES)
+        fresh = self._changes.take()
+        if fresh:
+            articles = list(self.store.get_many(fresh).values())
+            sources = {boilerplate.source_of(article) for article in articles}
+            self._boilerplate.update(
+                self.store.repeated_paragraphs(boilerplate.MIN_ARTICLES, sources)
+            )
+            self.retriever.add(self._stripped(articles))
+            log.info("indexed %d articles stored by another process", len(articles))
+        if self.store.count() != len(self.retriever):  # some were deleted elsewhere
+            present = {change.id for change in self.store.changed_since(None)}
+            self.retriever.remove([i for i in self.retriever.article_ids() if i not in present])
+        self._followed = generation
 
     def _results(
         self, hits: Sequence[Hit], search: Search, excerpts: int | None = None

@@ -167,6 +167,21 @@ MIGRATIONS: tuple[str | Callable[[Database], None], ...] = (
     # for (bot.passages is deterministic), so the passages table goes. Its pages are reused
     # by later writes; `VACUUM` gives them back to the disk.
     "DROP TABLE passages",
+    # 11: replicas on one database (bot.tables.replicas): who refreshes a feed now (leases),
+    # which replicas are alive (heartbeats, to share Telegram's rate budget), and what was
+    # written since a replica last looked (articles by updated_at).
+    """
+    CREATE TABLE leases (
+        name       TEXT PRIMARY KEY,
+        owner      TEXT NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL     -- Unix time
+    );
+    CREATE TABLE replicas (
+        id      TEXT PRIMARY KEY,
+        seen_at DOUBLE PRECISION NOT NULL        -- Unix time of the last heartbeat
+    );
+    CREATE INDEX articles_updated ON articles (updated_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

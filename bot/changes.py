@@ -1,0 +1,66 @@
+"""Following the store's writes: which articles this process's index has not taken in yet,
+whoever wrote them (`newsbot ingest` beside the bot, or another replica on one database)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime, timedelta
+
+from bot.tables.replicas import ChangedArticle, ReplicasTables
+
+# A write is stamped (articles.updated_at) when its transaction starts and visible when it
+# commits, so each look re-reads the last MARGIN of writes and skips those already seen.
+# A transaction longer than this, or writers' clocks further apart, could go unseen until
+# the next start-up rebuilds the index.
+MARGIN = timedelta(minutes=5)
+
+
+def stamp_now() -> str:
+    """The current time in the form articles.updated_at holds (ISO 8601, UTC)."""
+    return datetime.now(UTC).isoformat()
+
+
+class ChangeFeed:
+    """Each article write reported once: `take` returns what was written since the last
+    call, `note` marks this process's own writes (already indexed) as seen."""
+
+    def __init__(self, tables: ReplicasTables) -> None:
+        self._tables = tables
+        self._mark: str | None = None  # the newest write taken
+        self._seen: dict[str, str] = {}  # article id -> its write seen, within MARGIN of _mark
+        self.skip_present()
+
+    def skip_present(self) -> None:
+        """Take every write made so far as seen (the index was just built from the store)."""
+        self._mark, self._seen = None, {}
+        self._advance(self._tables.changed_since(None))
+
+    def take(self) -> list[str]:
+        """The ids of articles written since the last look and not noted, oldest first."""
+        since = None if self._mark is None else _minus(self._mark, MARGIN)
+        changes = self._tables.changed_since(since)
+        fresh = [c for c in changes if self._seen.get(c.id) != c.updated_at]
+        self._advance(fresh)
+        return [change.id for change in fresh]
+
+    def note(self, article_ids: Collection[str], since: str) -> None:
+        """This process wrote `article_ids`, stamped at or after `since`: not to be taken.
+
+        The mark does not move: others' writes older than these may still be untaken."""
+        mine = set(article_ids)
+        for change in self._tables.changed_since(since):
+            if change.id in mine:
+                self._seen[change.id] = change.updated_at
+
+    def _advance(self, changes: Sequence[ChangedArticle]) -> None:
+        for change in changes:
+            self._seen[change.id] = change.updated_at
+            if self._mark is None or change.updated_at > self._mark:
+                self._mark = change.updated_at
+        if self._mark is not None:
+            horizon = _minus(self._mark, MARGIN)
+            self._seen = {k: v for k, v in self._seen.items() if v >= horizon}
+
+
+def _minus(stamp: str, delta: timedelta) -> str:
+    return (datetime.fromisoformat(stamp) - delta).astimezone(UTC).isoformat()

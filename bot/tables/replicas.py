@@ -1,0 +1,100 @@
+"""Replicas on one database: leases on shared work, heartbeats of live replicas, and the
+articles written since a replica last looked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.tables.db import StoreBase
+
+
+@dataclass(frozen=True)
+class ChangedArticle:
+    """One article's id and the time (ISO 8601, UTC) it was last written."""
+
+    id: str
+    updated_at: str
+
+
+class ReplicasTables(StoreBase):
+    """Times are Unix seconds from the caller's clock: replicas on machines kept in time by
+    NTP (well under a second apart) against leases of seconds to minutes."""
+
+    # -- leases -------------------------------------------------------------------------------
+
+    def take_lease(self, name: str, owner: str, now: float, seconds: float) -> bool:
+        """Hold `name` for `seconds` unless another owner holds it unexpired.
+
+        Taking a lease one already holds extends it. Atomic: of two replicas taking the
+        same free lease at once, one gets it.
+
+        Returns:
+            Whether `owner` now holds the lease.
+        """
+        with self.transaction() as db:
+            cursor = db.execute(
+                """
+                INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?)
+                ON CONFLICT (name) DO UPDATE SET
+                    owner = excluded.owner, expires_at = excluded.expires_at
+                WHERE leases.owner = excluded.owner OR leases.expires_at <= ?
+                """,
+                (name, owner, now + seconds, now),
+            )
+            return cursor.rowcount == 1
+
+    def release_lease(self, name: str, owner: str) -> None:
+        """Give up `name` if `owner` holds it (another owner's lease is left alone)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
+    def lease_holder(self, name: str, now: float) -> str | None:
+        """Who holds `name` unexpired at `now`, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT owner FROM leases WHERE name = ? AND expires_at > ?", (name, now)
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    # -- heartbeats -----------------------------------------------------------------------------
+
+    def heartbeat(self, replica: str, now: float, alive_within: float) -> int:
+        """Record that `replica` is alive at `now`; forget replicas silent for longer than
+        `alive_within` seconds.
+
+        Returns:
+            How many replicas are alive, this one included (at least 1).
+        """
+        with self.transaction() as db:
+            db.execute(
+                """
+                INSERT INTO replicas (id, seen_at) VALUES (?, ?)
+                ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at
+                """,
+                (replica, now),
+            )
+            db.execute("DELETE FROM replicas WHERE seen_at < ?", (now - alive_within,))
+            row = db.execute("SELECT COUNT(*) FROM replicas").fetchone()
+        return max(1, int(row[0]))
+
+    def leave(self, replica: str) -> None:
+        """Forget `replica` at once (a clean shutdown), so the others take its share."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM replicas WHERE id = ?", (replica,))
+
+    # -- change feed ----------------------------------------------------------------------------
+
+    def changed_since(self, since: str | None) -> list[ChangedArticle]:
+        """Articles written at or after `since` (ISO 8601 UTC; None: every article), oldest
+        first. Deleted articles are not listed: compare counts to notice those."""
+        with self._lock:
+            if since is None:
+                rows = self._db.execute(
+                    "SELECT id, updated_at FROM articles ORDER BY updated_at"
+                ).fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT id, updated_at FROM articles WHERE updated_at >= ? ORDER BY updated_at",
+                    (since,),
+                ).fetchall()
+        return [ChangedArticle(str(row[0]), str(row[1])) for row in rows]

@@ -1,0 +1,83 @@
+"""Leases, heartbeats and the change feed, with two Store connections on one database
+(a real SQLite file, and PostgreSQL where it answers) standing for two replicas."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.models import Article
+from bot.store import Store
+
+
+@pytest.fixture
+def pair(store_location: Path | str) -> Iterator[tuple[Store, Store]]:
+    first, second = Store.open(store_location), Store.open(store_location)
+    yield first, second
+    first.close()
+    second.close()
+
+
+def test_a_lease_is_held_by_one_replica_until_it_expires(
+    pair: tuple[Store, Store],
+) -> None:
+    a, b = pair
+    assert a.take_lease("feed:x", "a", now=100.0, seconds=60)
+    assert not b.take_lease("feed:x", "b", now=120.0, seconds=60)
+    assert b.lease_holder("feed:x", now=120.0) == "a"
+    assert a.take_lease("feed:x", "a", now=150.0, seconds=60)  # extends: to 210
+    assert not b.take_lease("feed:x", "b", now=200.0, seconds=60)
+    assert b.take_lease("feed:x", "b", now=210.0, seconds=60)  # expired: b takes over
+    assert a.lease_holder("feed:x", now=211.0) == "b"
+    assert a.take_lease("feed:y", "a", now=211.0, seconds=60)  # other names are separate
+
+
+def test_a_released_lease_is_free_at_once_and_only_its_owner_can_release_it(
+    pair: tuple[Store, Store],
+) -> None:
+    a, b = pair
+    assert a.take_lease("feed:x", "a", now=0.0, seconds=60)
+    b.release_lease("feed:x", "b")  # not b's: nothing happens
+    assert a.lease_holder("feed:x", now=1.0) == "a"
+    a.release_lease("feed:x", "a")
+    assert a.lease_holder("feed:x", now=1.0) is None
+    assert b.take_lease("feed:x", "b", now=1.0, seconds=60)
+
+
+def test_heartbeats_count_live_replicas_and_forget_silent_ones(
+    pair: tuple[Store, Store],
+) -> None:
+    a, b = pair
+    assert a.heartbeat("a", now=0.0, alive_within=10) == 1
+    assert b.heartbeat("b", now=1.0, alive_within=10) == 2
+    assert b.heartbeat("c", now=2.0, alive_within=10) == 3
+    assert a.heartbeat("a", now=11.5, alive_within=10) == 2  # b stopped beating at 1.0
+    b.leave("c")
+    assert a.heartbeat("a", now=12.0, alive_within=10) == 1
+
+
+def article(article_id: str) -> Article:
+    return Article(
+        id=article_id,
+        headline=f"Headline {article_id}",
+        published=datetime(2026, 1, 1, tzinfo=UTC),
+        body=["A paragraph of the article."],
+    )
+
+
+def test_changed_since_lists_what_another_connection_wrote(
+    pair: tuple[Store, Store], store_location: Path | str
+) -> None:
+    a, _ = pair
+    writer = Store.open(store_location)
+    writer.upsert([article("one")])
+    (first,) = a.changed_since(None)
+    assert first.id == "one"
+    writer.upsert([article("two")])
+    later = a.changed_since(first.updated_at)
+    assert [c.id for c in later][-1] == "two"
+    assert {c.id for c in a.changed_since(None)} == {"one", "two"}
+    writer.close()
