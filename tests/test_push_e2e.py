@@ -115,9 +115,9 @@ def digests_in(botapi: BotApiServer, chat_id: int) -> list[dict[str, Any]]:
 
 def job_names(application: NewsApp) -> list[str]:
     assert application.job_queue is not None
-    # "retention" (cards, and articles when set), "feeds:sync" and "alerts" run in every bot:
+    # "retention" (cards, and articles when set), the two syncs and "alerts" run in every bot:
     # left out here
-    always = {"retention", jobs.FEED_SYNC_JOB, jobs.ALERTS_JOB}
+    always = {"retention", jobs.FEED_SYNC_JOB, jobs.DIGEST_SYNC_JOB, jobs.ALERTS_JOB}
     return sorted(j.name or "" for j in application.job_queue.jobs() if j.name not in always)
 
 

@@ -15,7 +15,6 @@ from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     ApplicationBuilder,
     BaseRateLimiter,
     BaseUpdateProcessor,
@@ -38,6 +37,7 @@ from bot.service import NewsDesk
 from bot.settings import Settings
 from bot.tg import handlers, jobs, render
 from bot.tg.context import BotData, NewsApp, NewsContext
+from bot.tg.limiter import SharedRateLimiter
 from bot.tg.push import PUSH_CONCURRENCY
 from bot.tg.updates import UpdatesRequest
 
@@ -154,18 +154,15 @@ def build_bot(
     )
 
 
-def _rate_limiter() -> AIORateLimiter:
+def _rate_limiter() -> SharedRateLimiter:
     """Telegram's flood limits (30 messages/s, 20 a minute per group), retrying 429s.
 
     The overall rate is paced one message every 1/30 s rather than "30 per second": a
     burst of 30 leaves Telegram no slack for requests that arrive bunched up, and each
-    429 stops every send for retry_after seconds.
+    429 stops every send for retry_after seconds. Replicas on one database split the 30/s
+    between them (bot.tg.limiter).
     """
-    return AIORateLimiter(
-        overall_max_rate=1,
-        overall_time_period=1 / MESSAGES_PER_SECOND,
-        max_retries=MAX_RETRIES,
-    )
+    return SharedRateLimiter(messages_per_second=MESSAGES_PER_SECOND, max_retries=MAX_RETRIES)
 
 
 def _token(settings: Settings) -> str:
@@ -221,6 +218,10 @@ async def _post_init(application: NewsApp) -> None:
         assert data.settings is not None  # set by build_application
         data.desk = NewsDesk.open(data.settings)
         data.owns_desk = True
+    limiter = application.bot.rate_limiter
+    if isinstance(limiter, SharedRateLimiter):
+        data.replica = limiter.replica
+        await limiter.attach(data.desk.store)
     jobs.start(application)  # digests per chat, feed refreshes, retention
     for language in i18n.languages():
         await _describe(application, language)

@@ -14,6 +14,7 @@ from bot.cards import CardDesk
 from bot.errors import ConfigError
 from bot.service import NewsDesk
 from bot.settings import Settings
+from bot.tg.limiter import replica_id
 from bot.tg.push import PUSH_CONCURRENCY
 
 
@@ -28,6 +29,8 @@ class BotData:
         self.clock: Callable[[], datetime] = utc_now
         # Digest sends in flight at once across all chats (see bot.tg.jobs).
         self.push_slots = asyncio.Semaphore(PUSH_CONCURRENCY)
+        # This process's name among the replicas on one database (feed leases, heartbeats).
+        self.replica = replica_id()
 
 
 def utc_now() -> datetime:

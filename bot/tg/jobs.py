@@ -2,9 +2,9 @@
 alerts, retention.
 
 Job names say what they are for and make rescheduling idempotent: "digest:<chat_id>",
-"feed:<url>", "feeds:sync", "alerts" and "retention". Scheduling a name first removes any
-job with that name, so a job is replaced, never doubled. Digest jobs are one-shot: each run
-plans the next.
+"feed:<url>", "feeds:sync", "digests:sync", "alerts" and "retention". Scheduling a name
+first removes any job with that name, so a job is replaced, never doubled. Digest jobs are
+one-shot: each run plans the next.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from telegram.ext import Job
 
+from bot.models import FeedSource
 from bot.service import NewsDesk
 from bot.tg import push
 from bot.tg.context import NewsApp, NewsContext
@@ -25,8 +26,13 @@ log = logging.getLogger(__name__)
 
 FIRST_FEED_DELAY = 5.0  # seconds after start-up before the first feed refresh
 FEED_STAGGER = 1.0  # seconds between the first refreshes of successive feeds
+# A feed's lease lasts this share of its interval: the holder's next run renews it, and the
+# other replicas' runs, at other moments of the interval, find it taken.
+FEED_LEASE_SHARE = 0.9
 FEED_SYNC = timedelta(minutes=1)  # how soon a feed added or removed elsewhere is followed
 FEED_SYNC_JOB = "feeds:sync"
+DIGEST_SYNC = timedelta(minutes=1)  # how soon a subscription made elsewhere gets a job here
+DIGEST_SYNC_JOB = "digests:sync"
 ALERTS_JOB = "alerts"
 FIRST_PRUNE_DELAY = 60.0
 PRUNE_EVERY = timedelta(days=1)
@@ -50,6 +56,7 @@ def feed_job_name(url: str) -> str:
 def start(application: NewsApp) -> None:
     """Schedule everything from the store and settings (called once the desk is open)."""
     rebuild_digests(application)
+    schedule_digest_sync(application)
     schedule_feeds(application)
     schedule_feed_sync(application)
     schedule_retention(application)
@@ -112,6 +119,7 @@ def schedule_digest(
         (when - now).total_seconds(),
         name=digest_job_name(chat_id),
         chat_id=chat_id,
+        data=subscription,  # what it was planned for: see sync_digests
         job_kwargs=_RUN_LATE,
     )
     return when
@@ -172,8 +180,54 @@ def _retry_later(application: NewsApp, chat_id: int, seconds: float) -> None:
             seconds,
             name=digest_job_name(chat_id),
             chat_id=chat_id,
+            data=_desk(application).digests.subscription(chat_id),
             job_kwargs=_RUN_LATE,
         )
+
+
+def schedule_digest_sync(application: NewsApp) -> Job[NewsContext] | None:
+    """A job that every DIGEST_SYNC makes the digest jobs match the subscriptions in the
+    store: a chat that subscribed, changed its time or left through another replica (or
+    `newsbot` beside the bot) gets its job here too, so any replica can send its digest."""
+    queue = application.job_queue
+    if queue is None:
+        return None
+    for old in queue.get_jobs_by_name(DIGEST_SYNC_JOB):
+        old.schedule_removal()
+    return queue.run_repeating(
+        _digest_sync_job, interval=DIGEST_SYNC, first=DIGEST_SYNC, name=DIGEST_SYNC_JOB
+    )
+
+
+async def _digest_sync_job(context: NewsContext) -> None:
+    sync_digests(context.app)
+
+
+def sync_digests(application: NewsApp) -> tuple[list[int], list[int]]:
+    """(Re)plan the digest jobs of chats whose subscription is not the one their job was
+    planned for (new or changed), and remove the jobs of chats no longer subscribed.
+
+    Returns:
+        The chats whose jobs were (re)planned, and those whose jobs were removed.
+    """
+    queue = application.job_queue
+    if queue is None:
+        return [], []
+    active = {s.chat_id: s for s in _desk(application).digests.active()}
+    planned = {
+        job.chat_id: job.data
+        for job in queue.jobs()
+        if (job.name or "").startswith("digest:") and job.chat_id is not None
+    }
+    changed = sorted(chat for chat, sub in active.items() if planned.get(chat) != sub)
+    gone = sorted(planned.keys() - active.keys())
+    for chat_id in changed:
+        schedule_digest(application, chat_id)
+    for chat_id in gone:
+        cancel_digest(application, chat_id)
+    if changed or gone:
+        log.info("digest jobs: %d planned, %d removed from the store", len(changed), len(gone))
+    return changed, gone
 
 
 # ---------------------------------------------------------------------------------- feeds
@@ -253,7 +307,7 @@ def sync_feed(
             old.schedule_removal()
     if source is None:
         return None
-    interval = timedelta(minutes=source.refresh_minutes or desk.settings.feed_refresh_minutes)
+    interval = _interval(desk, source)
     start = datetime.now(UTC) + (interval if first is None else timedelta(seconds=first))
     return queue.run_repeating(
         _feed_job,
@@ -274,15 +328,36 @@ def sync_feed(
     )
 
 
+def _interval(desk: NewsDesk, source: FeedSource) -> timedelta:
+    return timedelta(minutes=source.refresh_minutes or desk.settings.feed_refresh_minutes)
+
+
 async def _feed_job(context: NewsContext) -> None:
     """Refresh one feed in a worker thread, so neither the loop nor other feeds wait."""
     job = context.job
     if job is None or not isinstance(job.data, str):
         return
-    if context.desk.sources.source(job.data) is None:  # removed by `newsbot feeds remove`
+    source = context.desk.sources.source(job.data)
+    if source is None:  # removed by `newsbot feeds remove`
         job.schedule_removal()
         return
+    if not await _take_feed(context, job.data, _interval(context.desk, source)):
+        return  # another replica refreshed it within this interval
     await refresh_feed(context.desk, job.data)  # new stories: the alerts job sends them
+
+
+async def _take_feed(context: NewsContext, url: str, interval: timedelta) -> bool:
+    """Whether this replica refreshes `url` now: it takes the feed's lease for most of an
+    interval, so replicas on one database refresh each feed once an interval between them;
+    if the holder dies, another takes over once the lease runs out."""
+    seconds = interval.total_seconds() * FEED_LEASE_SHARE
+    return await asyncio.to_thread(
+        context.desk.store.take_lease,
+        feed_job_name(url),
+        context.bot_data.replica,
+        time.time(),
+        seconds,
+    )
 
 
 async def refresh_feed(desk: NewsDesk, url: str) -> bool:
