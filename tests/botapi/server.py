@@ -9,6 +9,7 @@ receives (privacy mode in groups) and checks what it sends (HTML, lengths, butto
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import itertools
 import json
@@ -20,11 +21,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from tests.botapi.html import TelegramHTMLError, parse_html, utf16_len
 
 JSON = dict[str, Any]
+
+# Webhook delivery, as Telegram does it: a POST per update with the secret token header; an
+# answer other than 2xx (or none within WEBHOOK_TIMEOUT) leaves the update queued and it is
+# posted again later, backing off; at most max_connections (setWebhook, default 40) posts in
+# flight, one at a time per chat so a chat's updates arrive in order.
+WEBHOOK_TIMEOUT = 10.0
+WEBHOOK_BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 TOKEN = "123456:TEST-botapi-token"
 BOT_USERNAME = "newsdesk_test_bot"
@@ -105,6 +114,19 @@ class Call:
     @property
     def chat_id(self) -> Any:
         return self.params.get("chat_id")
+
+
+@dataclass
+class WebhookPost:
+    """One POST of an update to the webhook: its answer's status, None for no answer."""
+
+    update_id: int
+    status: int | None
+    at: float = field(default_factory=time.perf_counter)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
 
 
 @dataclass
@@ -262,6 +284,9 @@ class BotApiServer:
         self.commands_by_language: dict[str, list[JSON]] = {}
         self.descriptions_by_language: dict[str, dict[str, str]] = defaultdict(dict)
         self.webhook: JSON = {"url": "", "secret_token": None}
+        self.webhook_posts: list[WebhookPost] = []  # every delivery attempt, in order
+        self._webhook_task: asyncio.Task[None] | None = None
+        self._webhook_wake = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._updates: list[JSON] = []
@@ -300,6 +325,7 @@ class BotApiServer:
         self._port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
+        await self._stop_webhook_delivery()
         self._poll_generation += 1  # ends pending long polls
         self._new_update.set()
         if self._runner is not None:
@@ -677,7 +703,97 @@ class BotApiServer:
         update_id = next(self._update_ids)
         self._updates.append({"update_id": update_id, **payload})
         self._new_update.set()
+        self._webhook_wake.set()
         return update_id
+
+    # ------------------------------------------------------------------- webhook delivery
+
+    def _start_webhook_delivery(self) -> None:
+        if self._webhook_task is None or self._webhook_task.done():
+            self._webhook_task = asyncio.create_task(self._deliver_webhook())
+        self._webhook_wake.set()
+
+    async def _stop_webhook_delivery(self) -> None:
+        task, self._webhook_task = self._webhook_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _deliver_webhook(self) -> None:
+        in_flight: dict[int, asyncio.Task[None]] = {}  # update_id -> its POST
+        failures: defaultdict[int, int] = defaultdict(int)
+        not_before: dict[int, float] = {}
+        timeout = aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            try:
+                while self.webhook["url"]:
+                    self._webhook_wake.clear()
+                    for update_id, task in list(in_flight.items()):
+                        if task.done():
+                            del in_flight[update_id]
+                    blocked = {
+                        chat
+                        for u in self._updates
+                        if int(u["update_id"]) in in_flight
+                        and (chat := _update_chat(u)) is not None
+                    }
+                    now = time.monotonic()
+                    for update in list(self._updates):
+                        if len(in_flight) >= int(self.webhook.get("max_connections") or 40):
+                            break
+                        update_id, chat = int(update["update_id"]), _update_chat(update)
+                        if update_id in in_flight or chat in blocked or not self._allowed(update):
+                            continue
+                        if chat is not None:
+                            blocked.add(chat)  # the chat's later updates wait for this one
+                        if not_before.get(update_id, 0.0) > now:
+                            continue
+                        in_flight[update_id] = asyncio.create_task(
+                            self._post_update(session, update, failures, not_before)
+                        )
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._webhook_wake.wait(), 0.05)
+            finally:
+                for task in in_flight.values():
+                    task.cancel()
+                await asyncio.gather(*in_flight.values(), return_exceptions=True)
+
+    async def _post_update(
+        self,
+        session: aiohttp.ClientSession,
+        update: JSON,
+        failures: defaultdict[int, int],
+        not_before: dict[int, float],
+    ) -> None:
+        update_id = int(update["update_id"])
+        headers = {"Content-Type": "application/json"}
+        if self.webhook.get("secret_token"):
+            headers["X-Telegram-Bot-Api-Secret-Token"] = str(self.webhook["secret_token"])
+        status: int | None = None
+        try:
+            async with session.post(
+                str(self.webhook["url"]),
+                data=json.dumps(update),
+                headers=headers,
+                allow_redirects=False,  # Telegram follows no redirect
+            ) as response:
+                status = response.status
+                await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.webhook["last_error_message"] = f"{type(exc).__name__}: {exc}"
+        post = WebhookPost(update_id, status)
+        self.webhook_posts.append(post)
+        if post.ok:
+            self._updates = [u for u in self._updates if int(u["update_id"]) != update_id]
+        else:
+            if status is not None:
+                self.webhook["last_error_message"] = f"Wrong response from the webhook: {status}"
+            failures[update_id] += 1
+            backoff = WEBHOOK_BACKOFF[min(failures[update_id], len(WEBHOOK_BACKOFF)) - 1]
+            not_before[update_id] = time.monotonic() + backoff
+        self._webhook_wake.set()
+        async with self._changed:
+            self._changed.notify_all()
 
     # ------------------------------------------------------------------------ HTTP side
 
@@ -808,15 +924,24 @@ class BotApiServer:
         return any(kind in update for kind in self._allowed_updates)
 
     async def _api_setwebhook(self, params: JSON) -> bool:
-        self.webhook = {"url": params.get("url", ""), "secret_token": params.get("secret_token")}
+        self.webhook = {
+            "url": params.get("url", ""),
+            "secret_token": params.get("secret_token"),
+            "max_connections": int(params.get("max_connections") or 40),
+        }
+        if "allowed_updates" in params:
+            self._allowed_updates = list(params["allowed_updates"] or [])
         if params.get("drop_pending_updates"):
             self._updates.clear()
+        if self.webhook["url"]:
+            self._start_webhook_delivery()
         return True
 
     async def _api_deletewebhook(self, params: JSON) -> bool:
         self.webhook = {"url": "", "secret_token": None}
         if params.get("drop_pending_updates"):
             self._updates.clear()
+        await self._stop_webhook_delivery()
         return True
 
     async def _api_getwebhookinfo(self, params: JSON) -> JSON:
@@ -1111,6 +1236,20 @@ def _reply(error: ApiError) -> web.Response:
     if error.parameters:
         body["parameters"] = error.parameters
     return web.json_response(body, status=error.code)
+
+
+def _update_chat(update: JSON) -> int | None:
+    """The chat (else the user) an update belongs to, for in-order delivery."""
+    for kind, body in update.items():
+        if kind == "update_id" or not isinstance(body, dict):
+            continue
+        message = body.get("message") if kind == "callback_query" else body
+        if isinstance(message, dict) and isinstance(message.get("chat"), dict):
+            return int(message["chat"]["id"])
+        sender = body.get("from")
+        if isinstance(sender, dict):
+            return int(sender["id"])
+    return None
 
 
 def _int_or_none(value: Any) -> int | None:
