@@ -13,7 +13,7 @@ from bot.service import NewsDesk
 from bot.settings import Settings
 from bot.tg import jobs
 from tests.botapi import BotApiServer
-from tests.test_feed_sources import FERRY, serve
+from tests.test_feed_sources import FEEDS, FERRY, serve
 from tests.test_push_e2e import Clock, command, desk_of, job_names, running, utc
 
 JOB_INTERVAL_MINUTES = 9
@@ -118,3 +118,40 @@ async def test_added_feeds_are_scheduled_at_start_up(
             assert not any(n.startswith("feed:") for n in job_names(app))
         finally:
             other.close()
+
+
+async def test_an_admin_removes_a_feed_with_its_articles(
+    botapi: BotApiServer, settings: Settings, clock: Clock, httpserver: HTTPServer
+) -> None:
+    base = serve(httpserver)
+    # the same items at a second address: both feeds carry them
+    mirror = (FEEDS / "rss2_content_encoded.xml").read_bytes()
+    httpserver.expect_request("/mirror.xml").respond_with_data(mirror, content_type="text/xml")
+    admin, visitor = botapi.user("Olga"), botapi.user("Vic")
+    settings.admin_ids = [admin["id"]]
+    dm, other = botapi.private_chat(admin), botapi.private_chat(visitor)
+    async with running(settings, clock) as app:
+        desk = desk_of(app)
+        before = desk.store.count()
+        await command(botapi, dm, f"/addfeed {base}/harbour.xml")
+        await command(botapi, dm, f"/addfeed {base}/mirror.xml Mirror")
+        stored = desk.store.count()
+        assert stored == before + 3 and desk.ask("ferry timetable").found
+
+        refused = await command(botapi, other, "/removefeed Mirror purge")
+        assert "operators" in refused and desk.store.count() == stored
+
+        # purging one of two feeds that carried the items deletes none of them
+        shared = await command(botapi, dm, "/removefeed Harbour Gazette purge")
+        assert shared.startswith("Removed Harbour Gazette: no longer refreshed")
+        assert "its 0 articles deleted. 3 articles other feeds also carried are kept." in shared
+        assert desk.store.count() == stored and desk.ask("ferry timetable").found
+
+        purged = await command(botapi, dm, "/removefeed Mirror purge")
+        assert purged == "Removed Mirror: no longer refreshed, and its 3 articles deleted."
+        assert desk.store.count() == before and not desk.ask("ferry timetable").found
+        assert not any(name.startswith("feed:") for name in job_names(app))
+        assert desk.sources.sources() == []
+
+        usage = await command(botapi, dm, "/removefeed")
+        assert "add purge to delete its articles too" in usage

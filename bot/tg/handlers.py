@@ -222,22 +222,25 @@ async def add_feed(update: Update, context: NewsContext) -> None:
 
 
 async def remove_feed(update: Update, context: NewsContext) -> None:
-    """/removefeed URL_OR_NAME (operators only): stop refreshing it; its articles stay."""
+    """/removefeed URL_OR_NAME [purge] (operators only): stop refreshing it; its articles
+    stay unless `purge` follows."""
     tr = _tr(update, context)
     if not _is_operator(update, context):
         await _reply(update, render.admins_command_only(tr=tr))
         return
-    wanted = " ".join(context.args or [])
+    words = list(context.args or [])
+    purge = len(words) > 1 and words[-1].casefold() in ("purge", "--purge")
+    wanted = " ".join(words[:-1] if purge else words)
     if not wanted:
         await _reply(update, render.removefeed_usage(tr=tr))
         return
     try:
-        removed = await asyncio.to_thread(context.desk.sources.remove, wanted)
+        removed = await asyncio.to_thread(context.desk.sources.remove, wanted, purge=purge)
     except NewsbotError as exc:
         await _reply(update, render.feed_refused(str(exc), tr=tr))
         return
     jobs.sync_feed(context.app, removed.source.url)
-    await _reply(update, render.feed_removed(removed, tr=tr))
+    await _reply(update, render.feed_removed(removed, purge=purge, tr=tr))
 
 
 # ---------------------------------------------------------------------------------- messages

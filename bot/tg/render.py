@@ -531,17 +531,36 @@ def feed_added(added: FeedAdded, *, tr: Translator = ENGLISH) -> Reply:
     return Reply("\n".join(lines))
 
 
-def feed_removed(removed: FeedRemoved, *, tr: Translator = ENGLISH) -> Reply:
-    """/removefeed done: no longer refreshed, and how many articles stay."""
+def feed_removed(removed: FeedRemoved, *, purge: bool = False, tr: Translator = ENGLISH) -> Reply:
+    """/removefeed done: no longer refreshed, and how many articles stay; with `purge`, how
+    many were deleted and how many stay because another feed also carried them."""
     what = tr.isolate(escape(_short(removed.title or removed.source.url, _HEADLINE_CHARS)))
-    return Reply(
+    if not purge:
+        return Reply(
+            tr.ngettext(
+                "Removed <b>{title}</b>: no longer refreshed. Its {count} article is kept.",
+                "Removed <b>{title}</b>: no longer refreshed. Its {count} articles are kept.",
+                removed.kept,
+                title=what,
+            )
+        )
+    lines = [
         tr.ngettext(
-            "Removed <b>{title}</b>: no longer refreshed. Its {count} article is kept.",
-            "Removed <b>{title}</b>: no longer refreshed. Its {count} articles are kept.",
-            removed.kept,
+            "Removed <b>{title}</b>: no longer refreshed, and its {count} article deleted.",
+            "Removed <b>{title}</b>: no longer refreshed, and its {count} articles deleted.",
+            removed.removed,
             title=what,
         )
-    )
+    ]
+    if removed.kept:
+        lines.append(
+            tr.ngettext(
+                "{count} article another feed also carried is kept.",
+                "{count} articles other feeds also carried are kept.",
+                removed.kept,
+            )
+        )
+    return Reply(" ".join(lines))
 
 
 def feed_refused(reason: str, *, tr: Translator = ENGLISH) -> Reply:
@@ -561,7 +580,12 @@ def addfeed_usage(*, tr: Translator = ENGLISH) -> Reply:
 
 
 def removefeed_usage(*, tr: Translator = ENGLISH) -> Reply:
-    return Reply(tr.gettext("Send <code>/removefeed URL</code> or <code>/removefeed name</code>."))
+    return Reply(
+        tr.gettext(
+            "Send <code>/removefeed URL</code> or <code>/removefeed name</code>; add "
+            "<code>purge</code> to delete its articles too."
+        )
+    )
 
 
 def admins_command_only(*, tr: Translator = ENGLISH) -> Reply:
