@@ -343,14 +343,19 @@ class LexicalIndex:
         next search.
         """
         df, live_by_code = self._passages.df, self._live_by_code()
-        result = {}
+        by_language: dict[lang.Language | None, list[str]] = {}
         for term in terms:
-            peers = self.peers(_term_language(term))
+            by_language.setdefault(_term_language(term), []).append(term)
+        result: dict[str, float] = {}
+        for language, group in by_language.items():  # one array operation per language
+            peers = self.peers(language)
             n_live = max(int(live_by_code[peers].sum()), 1)
-            term_id = self._term_ids.get(term)
-            known = term_id is not None and term_id < df.shape[1]
-            count = int(df[peers, term_id].sum()) if known else 0
-            result[term] = float(np.log1p((n_live - count + 0.5) / (count + 0.5)))
+            ids = np.array([self._term_ids.get(term, -1) for term in group], np.int64)
+            known = (ids >= 0) & (ids < df.shape[1])
+            counts = np.zeros(len(group), np.int64)
+            counts[known] = df[peers][:, ids[known]].sum(axis=0)
+            idf = np.log1p((n_live - counts + 0.5) / (counts + 0.5))
+            result.update(zip(group, idf.tolist(), strict=True))
         return result
 
     def document_frequency(self, term: str) -> int:
@@ -423,7 +428,7 @@ class LexicalIndex:
             ids = [known[form] for form in forms]
         counts = Counter(ids)
         counts.pop(_STOPWORD, None)
-        if not content.isascii():
+        if not content.isascii() and lang.has_arabic(content):  # curly quotes are not Arabic
             counts.update(self._light_ids(forms))
         return counts
 
