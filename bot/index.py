@@ -353,7 +353,7 @@ class LexicalIndex:
             ids = np.array([self._term_ids.get(term, -1) for term in group], np.int64)
             known = (ids >= 0) & (ids < df.shape[1])
             counts = np.zeros(len(group), np.int64)
-            counts[known] = df[peers][:, ids[known]].sum(axis=0)
+            counts[known] = df[:, ids[known]][peers].sum(axis=0)  # copies these columns only
             idf = np.log1p((n_live - counts + 0.5) / (counts + 0.5))
             result.update(zip(group, idf.tolist(), strict=True))
         return result
