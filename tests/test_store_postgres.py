@@ -170,6 +170,14 @@ def test_copy_moves_every_table_and_proves_it(tmp_path: Path, url: str) -> None:
         assert count == copied != "0" and checksum == copied_checksum, lines
     assert lines[-1].startswith("ok: ") and "MISMATCH" not in done.stdout
 
+    # and back into a new SQLite file: every table's checksum is the original's
+    back = newsbot("copy", url, str(tmp_path / "back.db"))
+    assert back.returncode == 0, back.stderr
+    returned = {line.split()[0]: line.split()[1:] for line in back.stdout.splitlines()[1:-1]}
+    assert {table: row[2] for table, row in returned.items()} == {
+        table: row[2] for table, row in rows.items()
+    }
+
     target = Store.open(url)
     assert target.count() == source.count() == 39
     assert target.get_many([f"a{n}" for n in range(1, 40)]) == source.get_many(

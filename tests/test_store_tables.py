@@ -177,3 +177,14 @@ def test_a_failed_migration_is_rolled_back_whole(
     with pytest.raises(Exception, match="half_done"), store.transaction() as db:
         db.execute("SELECT * FROM half_done")
     store.close()
+
+
+def test_a_nul_in_an_article_does_not_fail_its_write(store: Store) -> None:
+    """PostgreSQL text cannot hold U+0000 (SQLite's can): it is stored as U+FFFD there."""
+    store.upsert([make_article(1, headline="Dam\x00 breaks", source="Gulf\x00News")])
+    stored = store.get("a1")
+    assert stored is not None
+    expected = "Dam\x00 breaks" if store.dialect == "sqlite" else "Dam\ufffd breaks"
+    assert stored.headline == expected
+    store.add_feedback(1, "what\x00?", "a1", True)
+    assert store.feedback()[0]["question"].startswith("what")

@@ -169,9 +169,11 @@ class PostgresDatabase:
         import psycopg  # only operators of PostgreSQL need it installed
 
         try:
-            return psycopg.connect(
+            connection = psycopg.connect(
                 self.url, autocommit=True, row_factory=_row_factory, connect_timeout=10
             )
+            connection.adapters.register_dumper(str, _nul_safe_dumper())
+            return connection
         except psycopg.Error as exc:
             raise StoreError(
                 f"cannot connect to PostgreSQL at {redact(self.url)}: {_first_line(exc)}"
@@ -243,6 +245,19 @@ class PostgresDatabase:
         finally:
             if not self._conn.closed:
                 self.execute("SELECT pg_advisory_unlock(hashtext('newsbot:' || current_schema()))")
+
+
+def _nul_safe_dumper() -> type:
+    """psycopg's text dumper, but a NUL (which PostgreSQL text cannot hold, while SQLite's
+    can) is stored as U+FFFD instead of failing the whole write: a feed item with a NUL in
+    its headline is stored, as on SQLite, with that one character replaced."""
+    from psycopg.types.string import StrDumperUnknown
+
+    class NulSafeStrDumper(StrDumperUnknown):
+        def dump(self, obj: str) -> Any:
+            return super().dump(obj.replace("\x00", "\ufffd") if "\x00" in obj else obj)
+
+    return NulSafeStrDumper
 
 
 def _first_line(exc: BaseException) -> str:
