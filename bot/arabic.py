@@ -49,6 +49,8 @@ _FEMININE_PLURAL = "ات"
 _CONJUNCTION = "و"
 # Starts a light-stem term: no word holds it, so a light term never meets a stem.
 LIGHT_MARK = "~"
+# One-letter particles fused to a word: "and", "so", "with", "for", "like" ("لمنظمة", "وفرنسا").
+_PROCLITICS = frozenset("وفبلك")
 
 
 def normalize(text: str) -> str:
@@ -121,17 +123,38 @@ def stems(words: Iterable[str]) -> list[str]:
 
 def light_terms(words: Iterable[str]) -> list[str]:
     """Second index terms of normalised Arabic content words, in order: each word with only
-    its article and "ات" off (`strip_article`), marked with LIGHT_MARK; other words give none.
+    its article and "ات" off, or else one fused particle (`light_form`), marked with
+    LIGHT_MARK; other words give none.
 
     Snowball joins words that only share letters ("مكتبة" library and "مكتب" office both give
-    "مكتب"; "ولادة" birth gives "لاد"); the light form keeps them apart, and weighed at a
+    "مكتب"; "ولادة" birth gives "لاد") and leaves some particles on ("لمنظمة" stays apart from
+    "منظمة"); the light form keeps the first apart and joins the second, and weighed at a
     fraction of a stem (bot.index.LIGHT_WEIGHT) it orders articles the stems tie on.
     """
     return [
-        LIGHT_MARK + _light_stem(word)
+        LIGHT_MARK + light_form(word)
         for word in words
         if not word.isascii() and has_arabic(word) and word not in stopwords()
     ]
+
+
+def light_form(word: str) -> str:
+    """A normalised Arabic word less its article (with the particles fused to it), or else
+    less the fused particles و ف ب ل ك while three letters are left (as Light10 does for
+    و), and less "ات": "والمحطات" -> "محط", "لمنظمة" -> "منظمة", "ولمنظمة" -> "منظمة".
+
+    A root letter may go too ("وزراء" -> "زراء"); the question's word loses it the same way,
+    and as a light term it weighs little, where the stem it would blur weighs in full.
+    """
+    bare = strip_article(word)
+    if bare == word:
+        # As many as come ("ولمنظمة"), so that a word opening on one of these letters and
+        # the same word after a particle meet: "فرنسا" and "وفرنسا" both give "رنسا".
+        while len(bare) >= 4 and bare[0] in _PROCLITICS:
+            bare = bare[1:]
+    if bare.endswith(_FEMININE_PLURAL) and len(bare) >= 5:
+        return bare[:-2]
+    return bare
 
 
 def is_light_term(term: str) -> bool:

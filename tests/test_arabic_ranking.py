@@ -21,6 +21,12 @@ def test_light_terms_keep_what_snowball_joins() -> None:
     assert text.terms("المكتبة") == text.terms("مكتب")
     assert arabic.light_terms(["المكتبة", "مكتب"]) == ["~مكتبة", "~مكتب"]
     assert arabic.light_terms(["المحطات", "في", "وفي", "nato", "2024"]) == ["~محط"]
+    # A fused particle Snowball leaves on ("لمنظمة", for the organisation) comes off.
+    assert text.terms("لمنظمة") != text.terms("المنظمة")
+    assert arabic.light_terms(["لمنظمة", "ولمنظمة"]) == arabic.light_terms(["المنظمة"]) * 2
+    # A word opening on one of those letters and the same word after a particle meet.
+    assert arabic.light_terms(["وفرنسا", "وفلسطين"]) == arabic.light_terms(["فرنسا", "فلسطين"])
+    assert arabic.light_form("ولد") == "ولد"  # three letters: nothing to take off
     assert all(arabic.is_light_term(term) for term in arabic.light_terms(["المكتبة"]))
     assert not any(arabic.is_light_term(term) for term in text.terms("المكتبة library"))
 
