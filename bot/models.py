@@ -168,12 +168,13 @@ class FeedStatus(BaseModel):
 
 class StoryMember(BaseModel):
     """An article's place in a story: `at` is when it happened (published, else ingested),
-    `terms` its signature (stem -> count over the headline and lead), see bot.stories."""
+    `terms` its signature (stem -> count over the headline and lead), see bot.stories.
+    `story_id` is >= 1 once saved; a negative one is a new story the store has yet to number."""
 
     model_config = ConfigDict(frozen=True)
 
     article_id: str
-    story_id: int = Field(ge=1)
+    story_id: int
     at: datetime
     terms: dict[str, int]
 

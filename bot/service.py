@@ -366,7 +366,7 @@ class NewsDesk:
             known=self.store.stories_of([article.id for article in articles]),
             pool=self.store.story_members(first - STORY_WINDOW, last + STORY_WINDOW),
             idf=self.retriever.idf,
-            next_id=self.store.next_story_id(),
+            next_id=-len(articles),  # provisional; the store allocates the real ids
             now=now,
         )
         self.store.save_story_members(members)

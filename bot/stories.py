@@ -124,7 +124,8 @@ def group_articles(
         known: the story of each of them that already has one (an update keeps it).
         pool: grouped articles that happened within WINDOW of any of `articles`.
         idf: the index's idf of stems.
-        next_id: the first free story id; new stories count up from it.
+        next_id: the first id for new stories, which count up from it (ingest passes
+            negative, provisional ids; the store gives them real ones when it saves).
         now: when an undated article counts as having happened.
 
     Returns:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,16 +20,18 @@ def path(store_location: Path | str) -> Path | str:
     return store_location
 
 
-def test_story_members_round_trip_and_story_ids_only_grow(path: Path | str) -> None:
+def test_story_members_round_trip_and_new_stories_are_numbered_by_the_store(
+    path: Path | str,
+) -> None:
     store = Store.open(path)
-    assert store.next_story_id() == 1
-    store.save_story_members(
+    saved = store.save_story_members(
         [
-            StoryMember(article_id="x", story_id=1, at=NOW, terms={"dam": 2, "lindau": 1}),
-            StoryMember(article_id="y", story_id=1, at=NOW + timedelta(hours=2), terms={}),
-            StoryMember(article_id="z", story_id=2, at=NOW - timedelta(days=3), terms={"a": 1}),
+            StoryMember(article_id="x", story_id=-2, at=NOW, terms={"dam": 2, "lindau": 1}),
+            StoryMember(article_id="y", story_id=-2, at=NOW + timedelta(hours=2), terms={}),
+            StoryMember(article_id="z", story_id=-1, at=NOW - timedelta(days=3), terms={"a": 1}),
         ]
     )
+    assert [(m.article_id, m.story_id) for m in saved] == [("x", 1), ("y", 1), ("z", 2)]
     other = Store.open(path)  # what one process wrote, another reads
     members = other.story_members(NOW - timedelta(hours=1), NOW + timedelta(days=1))
     assert [(m.article_id, m.story_id, m.terms) for m in members] == [
@@ -36,10 +39,71 @@ def test_story_members_round_trip_and_story_ids_only_grow(path: Path | str) -> N
         ("y", 1, {}),
     ]
     assert other.stories_of(["x", "z", "nope"]) == {"x": 1, "z": 2}
-    assert other.next_story_id() == 3
+    # a known id is kept; the next new story follows the last one numbered, by either store
+    saved = other.save_story_members(
+        [
+            StoryMember(article_id="w", story_id=-1, at=NOW, terms={}),
+            StoryMember(article_id="v", story_id=2, at=NOW, terms={}),
+        ]
+    )
+    assert [(m.article_id, m.story_id) for m in saved] == [("w", 3), ("v", 2)]
+    assert (
+        store.save_story_members([StoryMember(article_id="u", story_id=-5, at=NOW, terms={})])[
+            0
+        ].story_id
+        == 4
+    )
     assert other.newest_at() == NOW + timedelta(hours=2)
     store.close()
     other.close()
+
+
+def test_two_connections_numbering_new_stories_at_once_never_share_an_id(
+    path: Path | str,
+) -> None:
+    """Each of two stores (as two replicas would) saves 150 batches of three new stories;
+    no id is given twice and every story holds the articles of one batch only."""
+    stores = [Store.open(path), Store.open(path)]
+    given: list[list[int]] = [[], []]
+    start = threading.Barrier(2)
+
+    def save(n: int) -> None:
+        start.wait()
+        for batch in range(150):
+            members = [
+                StoryMember(article_id=f"{n}-{batch}-{k}", story_id=-1 - k % 3, at=NOW, terms={})
+                for k in range(6)
+            ]
+            given[n] += sorted({m.story_id for m in stores[n].save_story_members(members)})
+
+    threads = [threading.Thread(target=save, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(given[0]) == len(given[1]) == 450
+    assert sorted(given[0] + given[1]) == list(range(1, 901))
+    ids = [f"{n}-{batch}-{k}" for n in range(2) for batch in range(150) for k in range(6)]
+    batches: dict[int, set[str]] = {}
+    for article_id, story_id in stores[0].stories_of(ids).items():
+        batches.setdefault(story_id, set()).add(article_id.rsplit("-", 1)[0])
+    assert len(batches) == 900 and all(len(owners) == 1 for owners in batches.values())
+    for store in stores:
+        store.close()
+
+
+def test_the_story_counter_starts_after_the_stories_an_older_store_has(path: Path | str) -> None:
+    store = Store.open(path)
+    store.save_story_members([StoryMember(article_id="x", story_id=7, at=NOW, terms={})])
+    with store.transaction() as db:  # as a store from before the counter (schema 11) was
+        db.execute("DELETE FROM meta WHERE key = 'story_id'")
+        db.set_schema_version(11)
+    store.close()
+    store = Store.open(path)
+    assert store.migrated_from == 11
+    saved = store.save_story_members([StoryMember(article_id="y", story_id=-1, at=NOW, terms={})])
+    assert saved[0].story_id == 8
+    store.close()
 
 
 def test_follow_cap_is_checked_in_the_same_transaction(path: Path | str) -> None:

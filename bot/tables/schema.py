@@ -182,6 +182,14 @@ MIGRATIONS: tuple[str | Callable[[Database], None], ...] = (
     );
     CREATE INDEX articles_updated ON articles (updated_at);
     """,
+    # 12: story ids from a counter, bumped in the transaction that saves new stories (not
+    # MAX + 1, which two replicas grouping at once could both take); it starts at the max.
+    """
+    INSERT INTO meta (key, value)
+    SELECT 'story_id', CAST(COALESCE(MAX(known.m), 0) AS TEXT) FROM (
+        SELECT MAX(id) AS m FROM stories UNION ALL SELECT MAX(story_id) FROM story_articles
+    ) AS known
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

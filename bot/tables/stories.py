@@ -44,10 +44,30 @@ class StoriesTables(StoreBase):
                 result.update((row[0], int(row[1])) for row in rows)
         return result
 
-    def save_story_members(self, members: Sequence[StoryMember]) -> None:
-        """Record (or move) articles into stories; a story id not yet known is created."""
+    def save_story_members(self, members: Sequence[StoryMember]) -> list[StoryMember]:
+        """Record (or move) articles into stories; returns the members as saved.
+
+        A negative story id stands for a new story: each distinct one gets a fresh id, taken
+        from the store's counter in this transaction (so replicas grouping at the same
+        instant never share one), in the order of the negative ids. A positive id not yet
+        known is created as given.
+        """
         now = _now()
         with self.transaction() as db:
+            fresh = sorted({m.story_id for m in members if m.story_id < 0})
+            if fresh:
+                # One row lock (PostgreSQL) or the write lock (SQLite) orders the allocators.
+                row = db.execute(
+                    "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + ? AS TEXT)"
+                    " WHERE key = 'story_id' RETURNING value",
+                    (len(fresh),),
+                ).fetchone()
+                first = int(row[0]) - len(fresh) + 1
+                ids = {old: first + n for n, old in enumerate(fresh)}
+                members = [
+                    m.model_copy(update={"story_id": ids[m.story_id]}) if m.story_id < 0 else m
+                    for m in members
+                ]
             db.executemany(
                 "INSERT INTO stories (id, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [(m.story_id, now) for m in members],
@@ -61,15 +81,7 @@ class StoriesTables(StoreBase):
                     for m in members
                 ],
             )
-
-    def next_story_id(self) -> int:
-        """An id no story has yet (ids only grow, so a deleted story's id is not reused)."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT MAX(m) FROM (SELECT MAX(id) AS m FROM stories"
-                " UNION ALL SELECT MAX(story_id) FROM story_articles) AS known"
-            ).fetchone()
-        return int(row[0] or 0) + 1
+        return list(members)
 
     def story_rows(
         self,
