@@ -13,6 +13,17 @@ from tests import postgres
 from tests.botapi import BotApiServer
 
 
+@pytest.fixture(autouse=True, scope="session")
+def data_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The data dir of every test and of the `newsbot` processes tests start: a temporary
+    one, so nothing lands in the user's (a PostgreSQL store's default index lives there, one
+    folder per test schema)."""
+    with pytest.MonkeyPatch.context() as patch:
+        home = tmp_path_factory.mktemp("data-home")
+        patch.setenv("XDG_DATA_HOME", str(home))
+        yield home
+
+
 @pytest.fixture
 async def botapi(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[BotApiServer]:
     """A local Bot API server on 127.0.0.1 (random port), stopped after the test."""
