@@ -9,9 +9,11 @@ question's date, the same with ~20 % of words mistyped (one character edited in 
 word, fixed seed), the same without dates (as_of=None, i.e. now); latency per question in
 batch (index loaded once); index build time; peak RSS of the process building the index and
 of the process serving questions from the saved index (each measured in its own process);
-then "answer shown" (the labelled answer on the top card, and on any of the top five cards,
-headline and excerpt as the user sees them) for dev, its tuning part and its held-out part;
-then the calibration of the `found` threshold. newsqa texts are read at run time only.
+CPU time of whole answers from a bot store of the same articles (a card's answer, More, the
+answer with all five excerpts; see `serve_answers`); then "answer shown" (the labelled
+answer on the top card, and on any of the top five cards, headline and excerpt as the user
+sees them) for dev, its tuning part and its held-out part; then the calibration of the
+`found` threshold. newsqa texts are read at run time only.
 
 Held-out split: every third dev question (the 3rd, 6th, ...) was set aside before the
 ranking and excerpts were tuned on the others, so its figures say how well the tuning carries.
