@@ -209,14 +209,8 @@ class Retriever:
         asked, other = self._by_language(language, plain, fresh)
         own, terms = len(terms), terms + extra
         whole = language == "ar"  # see SHORT_QUESTION
-        hits = [
-            self._hit(slot, match, terms, own)
-            for slot in self._ranked(match, *asked, limit, whole=whole)
-        ]
-        foreign = [
-            self._hit(slot, match, terms, own)
-            for slot in self._ranked(match, *other, limit, whole=whole)
-        ]
+        hits = self._hits(self._ranked(match, *asked, limit, whole=whole), match, terms, own)
+        foreign = self._hits(self._ranked(match, *other, limit, whole=whole), match, terms, own)
         # Articles in the question's language first, unless only the others answer it.
         if foreign and foreign[0].score >= FOUND_THRESHOLD > (hits[0].score if hits else 0.0):
             hits, foreign = foreign, hits
@@ -364,32 +358,38 @@ class Retriever:
         bonus = np.minimum(freshness_bonus(days), BONUS_CAP * np.maximum(scores, 0.0))
         return plain, plain + bonus
 
-    def _hit(self, slot: int, match: Match, terms: tuple[str, ...], own: int) -> Hit:
-        """The hit of one article; `own` is how many of `terms` are the question's own (the
-        rest came from a follow-up's context). Its confidence is the share of the weighted
-        terms it holds, of all terms or of the question's own, whichever is higher: the
-        context must not make an article that answers the question itself fall short.
+    def _hits(self, slots: list[int], match: Match, terms: tuple[str, ...], own: int) -> list[Hit]:
+        """The hits of these articles, in order; `own` is how many of `terms` are the
+        question's own (the rest came from a follow-up's context). A hit's confidence is the
+        share of the weighted terms its best passage holds, of all terms or of the question's
+        own, whichever is higher: the context must not make an article that answers the
+        question itself fall short.
         """
         index = self._index
-        best, present = index.best_passage(match, slot)
-        matched = [i for i, held in enumerate(present) if held]
         weights = _term_weights(match)
         # The heaviest term sets the padding; a follow-up's context terms weigh
         # CONTEXT_WEIGHT of their idf, so a question of context only ("when?") is padded
         # as lightly as its terms weigh.
-        phantom = PHANTOM_SHARE * float(weights.max())
-        confidence = float(weights[matched].sum()) / (float(weights.sum()) + phantom)
-        if 0 < own < len(terms):
-            mine = [i for i in matched if i < own]
-            confidence = max(
-                confidence, float(weights[mine].sum()) / (float(weights[:own].sum()) + phantom)
+        phantom = PHANTOM_SHARE * float(weights.max()) if len(weights) else 0.0
+        hits = []
+        for slot, (best, present) in zip(slots, index.best_passages(match, slots), strict=True):
+            matched = [i for i, held in enumerate(present) if held]
+            confidence = float(weights[matched].sum()) / (float(weights.sum()) + phantom)
+            if 0 < own < len(terms):
+                mine = [i for i in matched if i < own]
+                confidence = max(
+                    confidence,
+                    float(weights[mine].sum()) / (float(weights[:own].sum()) + phantom),
+                )
+            hits.append(
+                Hit(
+                    article_id=index.slot_article(slot),
+                    passage=int(index.passage_ordinal[best]),
+                    score=min(max(confidence, 0.0), 1.0),
+                    terms=tuple(terms[i] for i in matched if not arabic.is_light_term(terms[i])),
+                )
             )
-        return Hit(
-            article_id=index.slot_article(slot),
-            passage=int(index.passage_ordinal[best]),
-            score=min(max(confidence, 0.0), 1.0),
-            terms=tuple(terms[i] for i in matched if not arabic.is_light_term(terms[i])),
-        )
+        return hits
 
 
 class _Speller:
