@@ -3,6 +3,11 @@
 Run by hand from the project root:
 
     python benchmarks/bench_retrieval.py [--newsqa ../shared/newsqa] [--fuzzy-every 4]
+                                         [--engine tantivy|own] [--no-calibration]
+
+The bot's index is measured on the engine it ships with (`tantivy`) unless `--engine own`;
+the calibration of `found` uses many small in-memory stores, so it runs on `own` (the
+confidence formula is the same in both engines).
 
 Prints markdown tables: article@1, article@5 and MRR on dev.jsonl answered as of each
 question's date, the same with ~20 % of words mistyped (one character edited in each chosen
@@ -48,6 +53,7 @@ from bot.models import Article, Hit  # noqa: E402
 from bot.parsing import article_from_json  # noqa: E402
 from bot.passages import split_passages  # noqa: E402
 from bot.retrieval import FOUND_THRESHOLD, Retriever  # noqa: E402
+from bot.search_engine import EngineName, open_engine  # noqa: E402
 from bot.sources.files import load_path  # noqa: E402
 
 TYPO_RATE = 0.2
@@ -173,12 +179,12 @@ def peak_rss_mb() -> float:
 # ----------------------------------------------------------------------------- our retriever
 
 
-def build_index(newsqa: Path, index_dir: Path) -> dict[str, float]:
+def build_index(newsqa: Path, index_dir: Path, engine: EngineName) -> dict[str, float]:
     """Child process: parse, index and save; report times and peak RSS."""
     started = time.perf_counter()
     articles = load_articles(newsqa)
     parsed = time.perf_counter()
-    retriever = Retriever.open(index_dir)
+    retriever = open_engine(engine, index_dir)
     passages = retriever.add(articles)
     retriever.save(1)
     built = time.perf_counter()
@@ -190,10 +196,10 @@ def build_index(newsqa: Path, index_dir: Path) -> dict[str, float]:
     }
 
 
-def serve_questions(newsqa: Path, index_dir: Path) -> dict[str, Any]:
+def serve_questions(newsqa: Path, index_dir: Path, engine: EngineName) -> dict[str, Any]:
     """Child process: load the saved index once, answer every condition; report all."""
     started = time.perf_counter()
-    retriever = Retriever.open(index_dir)
+    retriever = open_engine(engine, index_dir)
     load_s = time.perf_counter() - started
     results: dict[str, Scores] = {}
     for name, asked in conditions(load_questions(newsqa)).items():
@@ -543,6 +549,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--fuzzy-every", type=int, default=4, help="rapidfuzz on every n-th question only"
     )
     parser.add_argument("--no-calibration", action="store_true")
+    parser.add_argument(
+        "--engine", choices=("tantivy", "own"), default="tantivy", help="the bot's index"
+    )
     args = parser.parse_args(argv)
     newsqa: Path = args.newsqa.resolve()
     if not (newsqa / "articles.jsonl").is_file():
@@ -551,8 +560,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     questions = load_questions(newsqa)
     with tempfile.TemporaryDirectory(prefix="bench-index-") as tmp:
         index_dir = Path(tmp)
-        build = in_child(build_index, newsqa, index_dir)
-        served = in_child(serve_questions, newsqa, index_dir)
+        build = in_child(build_index, newsqa, index_dir, args.engine)
+        served = in_child(serve_questions, newsqa, index_dir, args.engine)
         store_cpu = in_child(build_store, newsqa, index_dir / "news.db")
         whole = in_child(serve_answers, newsqa, index_dir / "news.db")
         articles = load_articles(newsqa)

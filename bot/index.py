@@ -396,7 +396,8 @@ class LexicalIndex:
             self._slot_article.append(article.id)
             self._live[article.id] = slot
         n_terms = len(self._terms)
-        languages = np.array([language_code(_language(article)) for article in batch], np.uint8)
+        found = [language_code(article_language(article)) for article in batch]
+        languages = np.array(found, np.uint8)
         codes = languages[np.array(p_slot, np.int64) - first_slot]
         self._passages.append(*p_rows.arrays(), codes, n_terms)
         self._slot_start = np.concatenate([self._slot_start, np.array(starts, np.int32)])
@@ -776,7 +777,8 @@ def language_code(language: lang.Language | None) -> int:
 _LANGUAGE_SAMPLE = 600
 
 
-def _language(article: Article) -> lang.Language | None:
+def article_language(article: Article) -> lang.Language | None:
+    """The language an article is kept under: that of its headline and first lines."""
     return lang.detect(f"{article.headline}\n{article.text[:_LANGUAGE_SAMPLE]}")
 
 

@@ -173,6 +173,9 @@ class Retriever:
         """How specific each stem is in the indexed articles (BM25 idf, > 0; rarer is higher)."""
         return self._index.idf(terms)
 
+    def close(self) -> None:
+        """Nothing to give back: the index lives in this process's memory."""
+
     def search(
         self,
         question: str,

@@ -35,8 +35,9 @@ from bot.models import (
     StoryRow,
     Subscription,
 )
-from bot.retrieval import FOUND_THRESHOLD, Retriever, Search
+from bot.retrieval import FOUND_THRESHOLD, Search
 from bot.schedule import Due, due_now, missed, next_delivery, parse_clock, parse_timezone
+from bot.search_engine import SearchEngine, open_engine
 from bot.settings import Settings, default_db_path
 from bot.sources import Problem, load_path
 from bot.sources.feeds import FeedState, FetchResult, fetch_feed
@@ -149,7 +150,7 @@ class IngestReport:
 class NewsDesk:
     """Articles in, answers out. Created once at start-up and passed to every adapter."""
 
-    def __init__(self, settings: Settings, store: Store, retriever: Retriever) -> None:
+    def __init__(self, settings: Settings, store: Store, retriever: SearchEngine) -> None:
         self.settings = settings
         self.store = store
         self.retriever = retriever
@@ -169,7 +170,7 @@ class NewsDesk:
     def open(cls, settings: Settings, *, seed: bool = True) -> NewsDesk:
         """Open the store and its index, rebuilding a stale index and seeding an empty store."""
         store = Store.open(settings.db)
-        retriever = Retriever.open(index_dir(settings))
+        retriever = open_engine(settings.search_engine, index_dir(settings))
         desk = cls(settings, store, retriever)
         desk._sync_index()
         desk.backfill_stories()
@@ -179,6 +180,7 @@ class NewsDesk:
         return desk
 
     def close(self) -> None:
+        self.retriever.close()
         self.store.close()
 
     def _sync_index(self) -> None:
@@ -190,8 +192,9 @@ class NewsDesk:
             return
         log.info("rebuilding the search index (store generation %d)", generation)
         folder = index_dir(self.settings)
+        self.retriever.close()
         shutil.rmtree(folder, ignore_errors=True)
-        self.retriever = Retriever.open(folder)
+        self.retriever = open_engine(self.settings.search_engine, folder)
         for batch in _batches(self.store.iter_articles(), INGEST_BATCH):
             self.retriever.add(self._stripped(batch))
         self.retriever.save(generation)
@@ -400,7 +403,8 @@ class NewsDesk:
         return build_stories(rows)[: max(limit, 0)]
 
     def _reload_index(self) -> None:
-        self.retriever = Retriever.open(index_dir(self.settings))
+        self.retriever.close()  # drops what the rolled-back ingest wrote
+        self.retriever = open_engine(self.settings.search_engine, index_dir(self.settings))
         self._sync_index()
 
     def remove_feed(self, url: str, purge: Sequence[str]) -> int:

@@ -133,6 +133,10 @@ class Settings(BaseSettings):
     )
     timezone: str = Field(default="UTC", description="Default timezone for chats and dates.")
     top: int = Field(default=5, ge=1, le=50, description="Results per question.")
+    search_engine: Literal["own", "tantivy"] = Field(
+        default="own",
+        description="own: in memory, small stores; tantivy: on disk, memory-mapped, any size.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     telegram_bot_token: SecretStr | None = Field(

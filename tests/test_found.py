@@ -16,7 +16,7 @@ import pytest
 from bot.answer import card
 from bot.models import Article
 from bot.parsing import article_from_json
-from bot.retrieval import Retriever
+from bot.search_engine import SearchEngine, open_engine
 from bot.service import NewsDesk
 from bot.settings import Settings
 from bot.sources.files import load_path
@@ -77,20 +77,23 @@ def test_the_chat_set_holds_questions_and_ids_only() -> None:
 # ------------------------------------------------------------------------- the mixed store
 
 
-@pytest.fixture(scope="module")
-def mixed() -> tuple[Retriever, dict[str, Article]]:
+@pytest.fixture(scope="module", params=["tantivy", "own"])
+def mixed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[SearchEngine, dict[str, Article]]:
     if not (NEWSQA / "articles.jsonl").is_file():
         pytest.skip("../shared/newsqa is not here")
     with (NEWSQA / "articles.jsonl").open(encoding="utf-8") as lines:
         articles = [article_from_json(json.loads(line), line=n) for n, line in enumerate(lines)]
     articles += list(load_path(ROOT / "seeds"))
-    retriever = Retriever()
+    retriever = open_engine(request.param, tmp_path_factory.mktemp("index"))
     retriever.add(articles)
+    retriever.save(1)
     return retriever, {article.id: article for article in articles}
 
 
 def test_troops_question_answers_2500_on_the_mixed_store(
-    mixed: tuple[Retriever, dict[str, Article]],
+    mixed: tuple[SearchEngine, dict[str, Article]],
 ) -> None:
     retriever, articles = mixed
     search = retriever.search("How many US troops are in Iraq?")
@@ -109,7 +112,7 @@ def test_troops_question_answers_2500_on_the_mixed_store(
     ],
 )
 def test_seed_questions_on_the_mixed_store(
-    mixed: tuple[Retriever, dict[str, Article]], question: str, gold: str, shown: str
+    mixed: tuple[SearchEngine, dict[str, Article]], question: str, gold: str, shown: str
 ) -> None:
     retriever, articles = mixed
     search = retriever.search(question)
@@ -119,7 +122,7 @@ def test_seed_questions_on_the_mixed_store(
 
 
 def test_chat_questions_on_the_mixed_store_find_their_article(
-    mixed: tuple[Retriever, dict[str, Article]],
+    mixed: tuple[SearchEngine, dict[str, Article]],
 ) -> None:
     retriever, _ = mixed
     asked = [row for row in CHAT if row["gold_id"]]
@@ -132,7 +135,7 @@ def test_chat_questions_on_the_mixed_store_find_their_article(
     assert right / len(asked) >= 0.85  # measured 0.89 (32 of 36)
 
 
-def test_one_ranking_on_the_mixed_store(mixed: tuple[Retriever, dict[str, Article]]) -> None:
+def test_one_ranking_on_the_mixed_store(mixed: tuple[SearchEngine, dict[str, Article]]) -> None:
     retriever, _ = mixed
     for question in ["How many US troops are in Iraq?", "latest on al hol", "gas prices"]:
         longest = [hit.article_id for hit in retriever.search(question, limit=20).hits]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from bot.search_engine import EngineName
 from bot.service import NewsDesk, index_dir_for
 from bot.settings import Settings
 
@@ -30,10 +33,12 @@ def test_an_article_stored_by_another_process_is_answered_at_once(tmp_path: Path
     cli.close()
 
 
-def test_the_index_is_saved_and_rebuilt_only_when_stale(tmp_path: Path) -> None:
-    settings = Settings(db=tmp_path / "news.db")
+@pytest.mark.parametrize("engine", ["tantivy", "own"])
+def test_the_index_is_saved_and_rebuilt_only_when_stale(tmp_path: Path, engine: EngineName) -> None:
+    settings = Settings(db=tmp_path / "news.db", search_engine=engine)
     NewsDesk.open(settings).close()  # seeds, builds and saves the index
-    saved = index_dir_for(settings.db) / "index.npz"
+    marker = "tantivy/engine.json" if engine == "tantivy" else "index.npz"
+    saved = index_dir_for(settings.db) / marker  # rewritten by every save
     stamp = saved.stat().st_mtime_ns
     again = NewsDesk.open(settings)
     assert saved.stat().st_mtime_ns == stamp  # loaded, not rebuilt

@@ -1,0 +1,752 @@
+"""The bot's search on tantivy (the Rust Lucene): segments on disk, memory-mapped, beside the store.
+
+Same analysis and ranking as `bot.retrieval` over our own index, so answers do not depend
+on the engine:
+- documents are our passages (`bot.passages`), indexed as our terms (`bot.text`, which hands
+  Arabic words to `bot.arabic`: stems, aliases, stopwords) joined by spaces under tantivy's
+  whitespace tokenizer, the headline's terms counted in every passage; BM25 (k1 1.2, b 0.75)
+  is tantivy's, with block-max WAND pruning, so a question reads the best postings only;
+- the freshness bonus is added on the candidates: the best CANDIDATE_PASSAGES passages by
+  BM25 up to `as_of` and the best of the FADE_DAYS before it (the only ones the bonus
+  lifts), grouped by article (best passage), then ranked exactly as `bot.retrieval` ranks;
+- misspelled words go through `bot.retrieval._Speller` over the word forms seen at ingest
+  (appended to `words.tsv` on every save, read on the first unknown word);
+- Arabic words are indexed by their stem and their light stem (`bot.arabic.light_terms`,
+  weighing LIGHT_WEIGHT), and an Arabic question skips the short-question rule, as in
+  `bot.retrieval`;
+- the "found" confidence is the calibrated one: the idf share of the question's terms in
+  the hit's best passage and headline (the passage's terms are stored), idf from tantivy's
+  document frequencies among the passages of the word's language, as `bot.index` weighs
+  it. (BM25 inside tantivy weighs words among all passages: in a store of one language the
+  same, in a mixed store a small difference in ranking, not in the confidence.)
+Writes go through one tantivy writer, taken on the first change and given back on `save`
+(its commit), so another process (`newsbot ingest` beside `newsbot run`) can write between.
+Large adds commit every COMMIT_PASSAGES passages, so memory stays bounded; such a commit
+marks the index unsaved (generation None) until `save`, so a store rollback is noticed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import tantivy
+
+from bot import arabic, lang, text
+from bot.index import (
+    LIGHT_WEIGHT,
+    MAX_QUERY_TERMS,
+    N_CODES,
+    _term_language,
+    article_language,
+    language_code,
+)
+from bot.models import Article, Hit, QueryContext
+from bot.passages import split_passages
+from bot.retrieval import (
+    ASIDE,
+    ASIDE_MIN_PASSAGES,
+    ASIDE_RATIO,
+    BONUS_CAP,
+    CANDIDATES,
+    CONTEXT_BOOST,
+    CONTEXT_WEIGHT,
+    FADE_DAYS,
+    FOUND_THRESHOLD,
+    MIN_CORRECTABLE,
+    MISSING_TERM,
+    PHANTOM_SHARE,
+    SHORT_QUESTION,
+    Search,
+    _moment,
+    _Speller,
+    _top,
+    freshness_bonus,
+)
+
+logger = logging.getLogger(__name__)
+
+FORMAT = 1
+SUBDIR = "tantivy"
+WORDS_FILE = "words.tsv"
+# Best passages taken from each of the two searches (whole archive, last FADE_DAYS).
+CANDIDATE_PASSAGES = 100
+# Passages of one hit article read to choose its excerpt passage.
+ARTICLE_PASSAGES = 1_000
+COMMIT_PASSAGES = 200_000
+WRITER_HEAP = 64_000_000
+WRITER_WAIT_SECONDS = 60.0  # another process's ingest may hold the writer this long
+UNDATED = -(2**62)  # `published` of an undated article: below every date bound
+K1, B = 1.2, 0.75  # tantivy's BM25, also used to pick a hit's excerpt passage
+_DAY = 86_400
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("terms", stored=True, tokenizer_name="whitespace", index_option="freq")
+    builder.add_text_field("article", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("kind", stored=False, tokenizer_name="raw", index_option="basic")
+    builder.add_unsigned_field("key", stored=False, indexed=False, fast=True)
+    builder.add_integer_field("published", stored=False, indexed=False, fast=True)
+    builder.add_unsigned_field("language", stored=False, indexed=False, fast=True)
+    builder.add_unsigned_field("ordinal", stored=True, indexed=False, fast=False)
+    builder.add_bytes_field("head", stored=True, indexed=False, fast=False)
+    return builder.build()
+
+
+def article_key(article_id: str) -> int:
+    """A 63-bit key of an article id, kept as a fast field to group passages by article."""
+    return int.from_bytes(hashlib.blake2b(article_id.encode(), digest_size=8).digest()) >> 1
+
+
+@dataclass
+class _Candidate:
+    """One article among a question's candidates: its best passage by full BM25."""
+
+    score: float
+    days: float  # NaN when undated
+    language: int
+    address: tantivy.DocAddress
+    second: float = 0.0  # the article's second-best passage among those seen
+
+
+@dataclass
+class _Pending:
+    """What was written since the last commit: counted so idf and len stay exact meanwhile."""
+
+    passages: int = 0
+    df: Counter[str] | None = None
+    words: Counter[str] | None = None
+    added: set[str] | None = None
+    removed: set[str] | None = None
+    newest: int = UNDATED
+
+    def __post_init__(self) -> None:
+        self.df, self.words = Counter(), Counter()
+        self.added, self.removed = set(), set()
+
+
+class TantivyRetriever:
+    """Searches articles by question over a tantivy index in `index_dir/tantivy`."""
+
+    def __init__(self, index_dir: Path, index: tantivy.Index, meta: dict[str, int | None]) -> None:
+        self._dir = index_dir / SUBDIR
+        self._index = index
+        self._schema = index.schema
+        self._meta = meta
+        self._searcher = index.searcher()
+        self._writer: tantivy.IndexWriter | None = None
+        self._pending = _Pending()
+        self._unsaved_words: Counter[str] = Counter()
+        self._vocabulary: dict[str, int] | None = None
+        self._speller: _Speller | None = None
+        self._live: int | None = None
+        self._by_code: list[int] | None = None
+        self.candidate_passages = CANDIDATE_PASSAGES
+
+    @classmethod
+    def open(cls, index_dir: Path) -> TantivyRetriever:
+        """Open the index saved in `index_dir`, or start empty (generation None)."""
+        folder = index_dir / SUBDIR
+        meta: dict[str, int | None] = {"generation": None, "newest": UNDATED}
+        try:
+            saved = json.loads((folder / "engine.json").read_text())
+            if saved.get("format") != FORMAT:
+                raise ValueError(f"index format {saved.get('format')}, not {FORMAT}")
+            index = tantivy.Index.open(str(folder))
+            meta = {"generation": saved["generation"], "newest": saved["newest"]}
+        except (OSError, ValueError, KeyError) as error:
+            logger.info("starting an empty index: %s", error)
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True, exist_ok=True)
+            index = tantivy.Index(_schema(), path=str(folder), reuse=False)
+            _write_meta(folder, {**meta, "format": FORMAT})
+        return cls(index_dir, index, meta)
+
+    # -- the contract of bot.search_engine.SearchEngine ------------------------------------
+
+    @property
+    def generation(self) -> int | None:
+        return self._meta["generation"]
+
+    def __len__(self) -> int:
+        if self._live is None:
+            lead = tantivy.Query.term_query(self._schema, "kind", "lead")
+            self._live = _count(self._searcher, lead)
+        pending = self._pending
+        assert pending.added is not None and pending.removed is not None
+        return self._live + len(pending.added) - len(pending.removed)
+
+    def __contains__(self, article_id: object) -> bool:
+        if not isinstance(article_id, str):
+            return False
+        pending = self._pending
+        assert pending.added is not None and pending.removed is not None
+        if article_id in pending.added:
+            return True
+        return article_id not in pending.removed and self._committed(article_id)
+
+    def article_ids(self) -> list[str]:
+        """The ids of the articles indexed now (reads one stored document per article)."""
+        self._visible()
+        lead = tantivy.Query.term_query(self._schema, "kind", "lead")
+        hits = self._searcher.search(lead, max(len(self), 1), count=False).hits
+        return [str(self._stored(address).get_first("article")) for _, address in hits]
+
+    def _committed(self, article_id: str) -> bool:
+        query = tantivy.Query.term_query(self._schema, "article", article_id)
+        return _count(self._searcher, query) > 0
+
+    def add(self, articles: Iterable[Article]) -> int:
+        """Index (or re-index) articles; returns the number of passages added."""
+        batch = list({article.id: article for article in articles}.values())
+        if not batch:
+            return 0
+        self.remove(article.id for article in batch if article.id in self)
+        writer = self._writing()
+        pending = self._pending
+        assert pending.added is not None and pending.df is not None
+        stems: dict[str, str | None] = {}  # word form -> stem (None: stopword), this call
+        passages = 0
+        for article in batch:
+            published = int(article.published.timestamp()) if article.published else UNDATED
+            language = language_code(article_language(article))
+            key = article_key(article.id)
+            headline = self._terms(article.headline, stems)
+            head = " ".join(headline).encode()
+            kind = "lead"
+            for ordinal, body in self._bodies(article):
+                terms = self._terms(body, stems) + headline
+                doc = tantivy.Document()
+                doc.add_text("terms", " ".join(terms))
+                doc.add_text("article", article.id)
+                doc.add_text("kind", kind)
+                doc.add_unsigned("key", key)
+                doc.add_integer("published", published)
+                doc.add_unsigned("language", language)
+                doc.add_unsigned("ordinal", ordinal)
+                doc.add_bytes("head", head)
+                writer.add_document(doc)
+                pending.df.update(set(terms))
+                kind = "part"
+                passages += 1
+            pending.added.add(article.id)
+            pending.newest = max(pending.newest, published)
+        pending.passages += passages
+        if pending.passages >= COMMIT_PASSAGES:
+            self._commit(saved=False)  # generation None: a store rollback must be seen
+        return passages
+
+    @staticmethod
+    def _bodies(article: Article) -> list[tuple[int, str]]:
+        """(ordinal, text) of the article's passages; an article without any keeps one empty
+        passage, so it still counts (and its headline still matches)."""
+        found = [(passage.ordinal, passage.text) for passage in split_passages(article)]
+        return found or [(0, "")]
+
+    def _terms(self, content: str, stems: dict[str, str | None]) -> list[str]:
+        """Index terms of `content` as `bot.index` makes them; counts its word forms."""
+        forms = text.words(content)
+        words = self._pending.words
+        assert words is not None
+        words.update(forms)
+        fresh = [form for form in dict.fromkeys(forms) if form not in stems]
+        if fresh:
+            for form, stemmed in zip(fresh, text.stems(fresh), strict=True):
+                stems[form] = None if text.is_stopword(form) else stemmed
+        found = [stem for form in forms if (stem := stems[form]) is not None]
+        if not content.isascii():  # Arabic words count their light stem too, as in bot.index
+            found += arabic.light_terms(forms)
+        return found
+
+    def remove(self, article_ids: Iterable[str]) -> int:
+        """Drop articles (unknown ids are ignored); returns how many were there."""
+        gone = [article_id for article_id in dict.fromkeys(article_ids) if article_id in self]
+        if not gone:
+            return 0
+        writer = self._writing()
+        pending = self._pending
+        assert pending.added is not None and pending.removed is not None
+        for article_id in gone:
+            writer.delete_documents_by_term("article", article_id)
+            if article_id in pending.added:
+                pending.added.discard(article_id)
+            else:
+                pending.removed.add(article_id)
+        return len(gone)
+
+    def save(self, generation: int) -> None:
+        """Commit what was written and tag the index with the store's `generation`."""
+        self._commit(saved=True, generation=generation)
+
+    def close(self) -> None:
+        """Drop what was not saved and give the writer back."""
+        if self._writer is not None:
+            self._writer.rollback()
+            self._writer.wait_merging_threads()
+            self._writer = None
+            self._pending = _Pending()
+
+    def idf(self, terms: Iterable[str]) -> dict[str, float]:
+        """BM25 idf of each stem over the live passages, those not yet committed included."""
+        return {term: self._idf(self._df(term), term) for term in terms}
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _writing(self) -> tantivy.IndexWriter:
+        """The writer, taken when first needed (waiting while another process holds it)."""
+        if self._writer is None:
+            deadline = time.monotonic() + WRITER_WAIT_SECONDS
+            while True:
+                try:
+                    self._writer = self._index.writer(heap_size=WRITER_HEAP, num_threads=1)
+                    break
+                except ValueError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            self._reload()  # another process may have committed before we took it
+        return self._writer
+
+    def _visible(self) -> None:
+        """Commit what was written since the last commit, so a search sees it. The store
+        already holds it (the desk writes the index after the store, or catches up from
+        it), so the saved generation stays; a rebuild is not needed for it."""
+        pending = self._pending
+        assert pending.added is not None and pending.removed is not None
+        if self._writer is not None and (pending.passages or pending.removed):
+            self._commit(saved=False, generation=self._meta["generation"], release=True)
+
+    def _commit(self, *, saved: bool, generation: int | None = None, release: bool = False) -> None:
+        pending = self._pending
+        assert pending.words is not None
+        newest = max(self._meta["newest"] or UNDATED, pending.newest)
+        if self._writer is not None:
+            self._writer.commit()
+            self._unsaved_words.update(pending.words)
+            self._pending = _Pending()
+            if saved or release:
+                self._writer.wait_merging_threads()  # gives the lock back
+                self._writer = None
+            self._reload()
+        if saved:
+            self._save_words()
+        self._meta = {"generation": generation, "newest": newest}
+        _write_meta(self._dir, {**self._meta, "format": FORMAT})
+
+    def _save_words(self) -> None:
+        """Append the word forms counted since the last save (summed again on reading)."""
+        if not self._unsaved_words:
+            return
+        with (self._dir / WORDS_FILE).open("a", encoding="utf-8") as out:
+            out.writelines(f"{w}\t{n}\n" for w, n in self._unsaved_words.items() if "\t" not in w)
+        if self._vocabulary is not None:
+            for word, count in self._unsaved_words.items():
+                self._vocabulary[word] = self._vocabulary.get(word, 0) + count
+        self._unsaved_words = Counter()
+        self._speller = None
+
+    def _reload(self) -> None:
+        self._index.reload()
+        self._searcher = self._index.searcher()
+        self._live = None
+        self._by_code = None
+
+    # -- statistics ---------------------------------------------------------------------------
+
+    def _passages(self, term: str | None = None) -> int:
+        """Live passages; for a term, those a word of its language is weighed among: of its
+        language and of none (all when the store has none in it), as `LexicalIndex.peers`."""
+        everything = max(int(self._searcher.num_docs) + self._pending.passages, 1)
+        language = _term_language(term) if term is not None else None
+        if language is None:
+            return everything
+        counts = self._codes()
+        code = language_code(language)
+        return max(counts[code] + counts[0], 1) if counts[code] else everything
+
+    def _codes(self) -> list[int]:
+        """Committed live passages per language code (one aggregation per reader)."""
+        if self._by_code is None:
+            counts = [0] * N_CODES
+            found = self._searcher.aggregate(
+                tantivy.Query.all_query(), {"codes": {"terms": {"field": "language", "size": 64}}}
+            )
+            for bucket in found["codes"]["buckets"]:
+                counts[int(bucket["key"])] += int(bucket["doc_count"])
+            self._by_code = counts
+        return self._by_code
+
+    def _df(self, term: str) -> int:
+        pending = self._pending.df
+        assert pending is not None
+        return min(int(self._searcher.doc_freq("terms", term)) + pending[term], self._passages())
+
+    def _idf(self, df: int, term: str | None = None) -> float:
+        """BM25 idf among the passages `term` is weighed in (see `_passages`)."""
+        n = self._passages(term)
+        return math.log1p((n - min(df, n) + 0.5) / (min(df, n) + 0.5))
+
+    def _words(self) -> dict[str, int]:
+        """Every word form seen with its count (read on the first unknown word)."""
+        if self._vocabulary is None:
+            words: dict[str, int] = {}
+            try:
+                with (self._dir / WORDS_FILE).open(encoding="utf-8") as lines:
+                    for line in lines:
+                        word, _, number = line.rstrip("\n").partition("\t")
+                        words[word] = words.get(word, 0) + int(number or 0)
+            except OSError:
+                pass
+            for word, seen in self._unsaved_words.items():
+                words[word] = words.get(word, 0) + seen
+            self._vocabulary = words
+        return self._vocabulary
+
+    # -- searching ----------------------------------------------------------------------------
+
+    def search(
+        self,
+        question: str,
+        *,
+        as_of: datetime | None = None,
+        limit: int = 5,
+        context: QueryContext | None = None,
+    ) -> Search:
+        """Rank articles for `question` as of a date (see `bot.retrieval.Retriever.search`)."""
+        self._visible()
+        terms, corrections = self._query_terms(question)
+        extra = self._context_terms(context, terms)
+        if not (terms or extra) or not self._searcher.num_docs:
+            return Search(question=question, found=False, terms=terms, corrections=corrections)
+        everything = (terms + extra)[:MAX_QUERY_TERMS]
+        boosts = [
+            (1.0 if i < len(terms) else CONTEXT_WEIGHT)
+            * (LIGHT_WEIGHT if arabic.is_light_term(term) else 1.0)
+            for i, term in enumerate(everything)
+        ]
+        moment = int(_moment(as_of))
+        found = self._candidates(everything, boosts, moment)
+        self._discount_asides(found, everything, boosts)
+        if context is not None and context.article_id is not None:
+            self._boost(found, everything, boosts, moment, context.article_id)
+        limit = max(limit, 1)
+        weights = self._weights(everything, boosts)
+        own = len(terms)
+        cands = list(found.values())
+        plain = np.array([c.score for c in cands])
+        bonus = freshness_bonus(np.array([c.days for c in cands]))
+        fresh = plain + np.minimum(bonus, BONUS_CAP * np.maximum(plain, 0.0))
+        languages = np.array([c.language for c in cands], np.uint8)
+        language = lang.detect(question)
+        asked, other = _by_language(language, languages, plain, fresh)
+        query_set = set(everything)
+        whole = language == "ar"  # see bot.retrieval.SHORT_QUESTION
+
+        def ranked(plain: np.ndarray, fresh: np.ndarray) -> list[Hit]:
+            chosen = self._ranked(cands, plain, fresh, limit, query_set, whole=whole)
+            return [self._hit(cands[i], everything, weights, own) for i in chosen]
+
+        hits, foreign = ranked(*asked), ranked(*other)
+        # Articles in the question's language first, unless only the others answer it.
+        if foreign and foreign[0].score >= FOUND_THRESHOLD > (hits[0].score if hits else 0.0):
+            hits, foreign = foreign, hits
+        hits = [*hits, *foreign][:limit]
+        return Search(
+            question=question,
+            found=bool(hits) and hits[0].score >= FOUND_THRESHOLD,
+            hits=hits,
+            terms=tuple(t for t in terms + extra if not arabic.is_light_term(t)),
+            corrections=corrections,
+        )
+
+    def _query_terms(self, question: str) -> tuple[tuple[str, ...], dict[str, str]]:
+        """Distinct stems of the question's content words, misspelled ones corrected first."""
+        corrections: dict[str, str] = {}
+        forms: list[str] = []
+        for form in text.words(question):
+            if text.is_stopword(form):
+                continue
+            if self._unknown(form):
+                if self._speller is None:
+                    self._speller = _Speller(self._words())
+                fixed = self._speller.correct(form)
+                if fixed is not None:
+                    corrections[form] = fixed
+                    if text.is_stopword(fixed):
+                        continue
+                    form = fixed
+            forms.append(form)
+        found = [*text.stems(forms), *arabic.light_terms(forms)]
+        return tuple(dict.fromkeys(found)), corrections
+
+    def _unknown(self, form: str) -> bool:
+        """Whether a word is worth correcting: letters only, long enough, and unknown."""
+        return (
+            len(form) >= MIN_CORRECTABLE
+            and form.isalpha()
+            and not self._df(text.stem(form))
+            and form not in self._words()
+        )
+
+    def _context_terms(
+        self, context: QueryContext | None, terms: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        if context is None or not context.text:
+            return ()
+        extra, _ = self._query_terms(context.text)
+        return tuple(term for term in extra if term not in terms)
+
+    def _words_query(self, terms: Sequence[str], boosts: Sequence[float]) -> tantivy.Query:
+        clauses = []
+        for term, boost in zip(terms, boosts, strict=True):
+            query = tantivy.Query.term_query(self._schema, "terms", term)
+            if boost != 1.0:
+                query = tantivy.Query.boost_query(query, boost)
+            clauses.append((tantivy.Occur.Should, query))
+        return tantivy.Query.boolean_query(clauses)
+
+    def _of_article(self, article_id: str, words: tantivy.Query) -> tantivy.Query:
+        article = tantivy.Query.term_query(self._schema, "article", article_id)
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, article), (tantivy.Occur.Must, words)]
+        )
+
+    def _dated(self, query: tantivy.Query, low: int | None, high: int | None) -> tantivy.Query:
+        if low is None and high is None:
+            return query
+        dates = tantivy.Query.range_query(
+            self._schema, "published", tantivy.FieldType.Integer, low, high, True, True
+        )
+        return tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, query),
+                (tantivy.Occur.Must, tantivy.Query.const_score_query(dates, 0.0)),
+            ]
+        )
+
+    def _candidates(
+        self, terms: Sequence[str], boosts: Sequence[float], moment: int
+    ) -> dict[str, _Candidate]:
+        """Article key -> its best passage among the best passages up to `moment`, and
+        among the best of the FADE_DAYS before it (the only ones freshness lifts)."""
+        words = self._words_query(terms, boosts)
+        newest = self._meta["newest"] or UNDATED
+        # No article is later than the question: the date filter would keep everything.
+        high = None if moment >= newest else moment
+        searches = [self._dated(words, None, high)]
+        low = moment - int(FADE_DAYS * _DAY)
+        if newest >= low:  # without articles of the last FADE_DAYS, freshness lifts none
+            searches.append(self._dated(words, low, moment))
+        hits: list[tuple[float, tantivy.DocAddress]] = []
+        for query in searches:
+            hits += self._searcher.search(query, self.candidate_passages, count=False).hits
+        if not hits:
+            return {}
+        addresses = [address for _, address in hits]
+        keys = self._searcher.fast_field_values("key", addresses)
+        published = self._searcher.fast_field_values("published", addresses)
+        languages = self._searcher.fast_field_values("language", addresses)
+        found: dict[str, _Candidate] = {}
+        for (score, address), key, when, language in zip(
+            hits, keys, published, languages, strict=True
+        ):
+            days = _days(moment, when)
+            name = str(key)
+            if score <= 0:
+                continue
+            seen = found.get(name)
+            if seen is None:
+                found[name] = _Candidate(float(score), days, int(language or 0), address)
+            elif address != seen.address:  # the same passage may come from both searches
+                if score > seen.score:
+                    seen.second, seen.score, seen.address = seen.score, float(score), address
+                else:
+                    seen.second = max(seen.second, float(score))
+        return found
+
+    def _discount_asides(
+        self, found: dict[str, _Candidate], terms: Sequence[str], boosts: Sequence[float]
+    ) -> None:
+        """An article of ASIDE_MIN_PASSAGES passages or more whose second-best passage
+        scores under ASIDE_RATIO of its best matches in one place only: it scores ASIDE of
+        its best passage (see `bot.retrieval.ASIDE_RATIO`)."""
+        words = self._words_query(terms, boosts)
+        for candidate in found.values():
+            if candidate.second >= ASIDE_RATIO * candidate.score:
+                continue  # two of its passages match: not an aside
+            article_id = str(self._stored(candidate.address).get_first("article"))
+            query = self._of_article(article_id, words)
+            top = self._searcher.search(query, 2, count=False).hits
+            second = float(top[1][0]) if len(top) > 1 else 0.0
+            if second >= ASIDE_RATIO * candidate.score:
+                continue
+            every = tantivy.Query.term_query(self._schema, "article", article_id)
+            if _count(self._searcher, every) >= ASIDE_MIN_PASSAGES:
+                candidate.score *= ASIDE
+
+    def _boost(
+        self,
+        found: dict[str, _Candidate],
+        terms: Sequence[str],
+        boosts: Sequence[float],
+        moment: int,
+        article_id: str,
+    ) -> None:
+        """The follow-up's article gains CONTEXT_BOOST, when it matches the question at all."""
+        name = str(article_key(article_id))
+        if name not in found:
+            query = self._of_article(article_id, self._words_query(terms, boosts))
+            hits = self._searcher.search(self._dated(query, None, moment), 1, count=False).hits
+            if not hits:
+                return
+            score, address = hits[0]
+            when, language = (
+                self._searcher.fast_field_values(field, [address])[0]
+                for field in ("published", "language")
+            )
+            found[name] = _Candidate(float(score), _days(moment, when), int(language or 0), address)
+        found[name].score += CONTEXT_BOOST
+
+    def _stored(self, address: tantivy.DocAddress) -> tantivy.Document:
+        return self._searcher.doc(address)
+
+    def _held(self, address: tantivy.DocAddress) -> set[str]:
+        return set(str(self._stored(address).get_first("terms")).split())
+
+    def _ranked(
+        self,
+        cands: list[_Candidate],
+        plain: np.ndarray,
+        fresh: np.ndarray,
+        limit: int,
+        terms: set[str],
+        *,
+        whole: bool,
+    ) -> list[int]:
+        """As `Retriever._ranked`: by score with freshness; for a short question, articles
+        lacking one of its words that another candidate holds lose freshness and
+        MISSING_TERM per such word."""
+        if whole or len(terms) > SHORT_QUESTION:
+            return _top(fresh, limit)
+        count = max(limit, CANDIDATES)
+        pool = list(dict.fromkeys(_top(fresh, count) + _top(plain, count)))
+        if not pool:
+            return []
+        held = {i: self._held(cands[i].address) & terms for i in pool}
+        somewhere = set().union(*held.values())
+        strength = {}
+        for i in pool:
+            missing = len(somewhere - held[i])
+            strength[i] = plain[i] * MISSING_TERM**missing if missing else fresh[i]
+        return sorted(pool, key=lambda i: -strength[i])[:limit]
+
+    def _weights(self, terms: Sequence[str], boosts: Sequence[float]) -> np.ndarray:
+        """Each term's weight in the confidence: idf (times its boost), an unseen one capped
+        at the heaviest seen (see `bot.retrieval._term_weights`)."""
+        dfs = np.array([self._df(term) for term in terms])
+        weights = np.array([self._idf(int(df), t) for df, t in zip(dfs, terms, strict=True)])
+        weights *= np.array(boosts)
+        unseen = dfs == 0
+        if unseen.any() and not unseen.all():
+            weights[unseen] = np.minimum(weights[unseen], weights[~unseen].max())
+        weighted: np.ndarray = weights
+        return weighted
+
+    def _hit(
+        self, candidate: _Candidate, terms: Sequence[str], weights: np.ndarray, own: int
+    ) -> Hit:
+        """The hit of one article, with the passage whose own text (headline aside) matches
+        best and the calibrated confidence (see `Retriever._hit`)."""
+        ordinal, held, article_id = self._best_passage(candidate.address, terms, weights)
+        matched = [i for i, term in enumerate(terms) if term in held]
+        phantom = PHANTOM_SHARE * float(weights.max())
+        confidence = float(weights[matched].sum()) / (float(weights.sum()) + phantom)
+        if 0 < own < len(terms):
+            mine = [i for i in matched if i < own]
+            confidence = max(
+                confidence, float(weights[mine].sum()) / (float(weights[:own].sum()) + phantom)
+            )
+        return Hit(
+            article_id=article_id,
+            passage=ordinal,
+            score=min(max(confidence, 0.0), 1.0),
+            terms=tuple(terms[i] for i in matched if not arabic.is_light_term(terms[i])),
+        )
+
+    def _best_passage(
+        self, seed: tantivy.DocAddress, terms: Sequence[str], weights: np.ndarray
+    ) -> tuple[int, set[str], str]:
+        """(ordinal, terms held with the headline's, article id) of the article's passage
+        whose body scores best; ties to the better full score, then the earlier passage."""
+        article_id = str(self._stored(seed).get_first("article"))
+        query = self._of_article(article_id, self._words_query(terms, [1.0] * len(terms)))
+        hits = self._searcher.search(query, ARTICLE_PASSAGES, count=False).hits
+        docs = [(float(score), self._stored(address)) for score, address in hits or [(0.0, seed)]]
+        parts = [(score, doc, str(doc.get_first("terms")).split()) for score, doc in docs]
+        # BM25's length norm against the average of these passages: only they are compared.
+        average = max(sum(len(full) for _, _, full in parts) / len(parts), 1.0)
+        best: tuple[float, float, int, set[str]] | None = None
+        for score, doc, full in parts:
+            head = Counter(bytes(doc.get_first("head") or b"").decode().split())
+            counts = Counter(full)
+            norm = K1 * (1 - B + B * len(full) / average)
+            body = 0.0
+            for term, weight in zip(terms, weights, strict=True):
+                own_count = max(counts[term] - head[term], 0)
+                body += weight * own_count * (K1 + 1) / (own_count + norm)
+            ordinal = int(doc.get_first("ordinal") or 0)
+            rank = (body, score, -ordinal, set(counts))
+            if best is None or rank[:3] > best[:3]:
+                best = rank
+        assert best is not None
+        return -best[2], best[3], article_id
+
+
+def _by_language(
+    language: lang.Language | None, codes: np.ndarray, plain: np.ndarray, fresh: np.ndarray
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """(plain, fresh) of the candidates in the question's language, then of the others
+    (-inf where left out); all on the first side without a question language, or when every
+    candidate is in it or none is (see `Retriever._by_language`)."""
+    nothing = np.full_like(plain, -np.inf)
+    if language is None:
+        return (plain, fresh), (nothing, nothing)
+    mine = codes == language_code(language)
+    if mine.all() or not mine.any():
+        return (plain, fresh), (nothing, nothing)
+    return (
+        (np.where(mine, plain, -np.inf), np.where(mine, fresh, -np.inf)),
+        (np.where(mine, -np.inf, plain), np.where(mine, -np.inf, fresh)),
+    )
+
+
+def _write_meta(folder: Path, meta: dict[str, int | None]) -> None:
+    """Write engine.json atomically: a reader sees the old or the new, never half."""
+    partial = folder / f"engine.json.{os.getpid()}.partial"
+    partial.write_text(json.dumps(meta))
+    partial.replace(folder / "engine.json")
+
+
+def _count(searcher: tantivy.Searcher, query: tantivy.Query) -> int:
+    """Live documents matching `query` (deleted ones are not counted)."""
+    found = searcher.search(query, 1, count=True)
+    return int(found.count or 0)  # type: ignore[attr-defined]  # missing from the stubs
+
+
+def _days(moment: int, published: int | float | None) -> float:
+    """Days from publication to `moment`; NaN for an undated article."""
+    if published is None or published == UNDATED:
+        return math.nan
+    return (moment - published) / _DAY

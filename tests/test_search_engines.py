@@ -1,0 +1,191 @@
+"""Both search engines behind `bot.search_engine` keep one contract, on real index folders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.models import Article
+from bot.search_engine import EngineName, SearchEngine, open_engine
+from bot.tantivy_index import TantivyRetriever
+
+JUNE_30 = datetime(2022, 6, 30, tzinfo=UTC)
+ENGINES: tuple[EngineName, ...] = ("tantivy", "own")
+
+
+def _article(key: str, headline: str, body: str, day: int | None) -> Article:
+    published = datetime(2022, 6, day, 12, tzinfo=UTC) if day else None
+    return Article(id=key, headline=headline, body=[body], published=published)
+
+
+ARTICLES = [
+    _article(
+        "ferry",
+        "Harbour town gets a new ferry",
+        "The council of Portwen bought an electric ferry that crosses the estuary twice a day.",
+        3,
+    ),
+    _article(
+        "storm",
+        "Storm closes the estuary crossing",
+        "Gales kept the Portwen ferry in harbour on Friday; the crossing reopens on Monday.",
+        20,
+    ),
+    _article(
+        "budget",
+        "Council budget approved",
+        "Councillors approved a budget for schools and roads after a long debate.",
+        None,
+    ),
+    _article(
+        "souq",
+        "افتتاح سوق جديد في بغداد",
+        "افتتحت أمانة بغداد سوقا جديدا للخضار في حي الكرادة يوم الجمعة.",
+        10,
+    ),
+]
+# The same id again, rewritten: it replaces the first version.
+REWRITTEN = _article(
+    "budget",
+    "Council budget approved after debate",
+    "Councillors approved spending on schools, roads and the library after a debate.",
+    None,
+)
+
+
+def _engine(name: EngineName, folder: Path) -> SearchEngine:
+    engine = open_engine(name, folder)
+    engine.add(ARTICLES)
+    engine.add([REWRITTEN])
+    engine.save(7)
+    return engine
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> SearchEngine:
+    return _engine(request.param, tmp_path / "index")
+
+
+def _ids(engine: SearchEngine, question: str, as_of: datetime = JUNE_30) -> list[str]:
+    return [hit.article_id for hit in engine.search(question, as_of=as_of).hits]
+
+
+def test_finds_the_article_and_says_found(engine: SearchEngine) -> None:
+    search = engine.search("electric ferry estuary", as_of=JUNE_30)
+    assert search.found
+    assert search.hits[0].article_id == "ferry"
+    assert search.hits[0].passage == 0
+    assert set(search.hits[0].terms) == {"electr", "ferri", "estuari"}
+
+
+def test_as_of_leaves_later_articles_out(engine: SearchEngine) -> None:
+    assert _ids(engine, "Portwen ferry", datetime(2022, 6, 10, tzinfo=UTC)) == ["ferry"]
+
+
+def test_misspelled_word_is_corrected(engine: SearchEngine) -> None:
+    search = engine.search("estaury gales", as_of=JUNE_30)
+    assert search.corrections == {"estaury": "estuary"}
+    assert search.hits[0].article_id == "storm"
+
+
+def test_readded_article_replaces_the_old_one(engine: SearchEngine) -> None:
+    assert _ids(engine, "budget library") == ["budget"]  # once, and its new text
+    assert len(engine) == 4
+    assert "budget" in engine
+
+
+def test_unknown_question_is_not_found(engine: SearchEngine) -> None:
+    assert not engine.search("volcano eruption Iceland", as_of=JUNE_30).found
+
+
+def test_arabic_question_finds_the_arabic_article(engine: SearchEngine) -> None:
+    search = engine.search("سوق الخضار في الكرادة", as_of=JUNE_30)
+    assert search.found
+    assert search.hits[0].article_id == "souq"
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_a_removed_article_never_comes_back(name: EngineName, tmp_path: Path) -> None:
+    engine = _engine(name, tmp_path)
+    assert engine.remove(["storm", "nonexistent"]) == 1
+    engine.save(8)
+    assert "storm" not in _ids(engine, "Portwen ferry gales")
+    reopened = open_engine(name, tmp_path)
+    assert reopened.generation == 8
+    assert len(reopened) == 3
+    assert "storm" not in reopened
+    assert _ids(reopened, "Portwen ferry gales") == ["ferry"]
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_a_saved_index_reopens_with_its_generation(name: EngineName, tmp_path: Path) -> None:
+    first = _engine(name, tmp_path)
+    first.close()
+    again = open_engine(name, tmp_path)
+    assert again.generation == 7
+    assert _ids(again, "electric ferry estuary")[0] == "ferry"
+
+
+def test_both_engines_rank_alike(tmp_path: Path) -> None:
+    # English only: on a store mixing languages, "own" weighs a word among the passages of
+    # its language, tantivy among all of them.
+    engines = []
+    for name in ENGINES:
+        engine = open_engine(name, tmp_path / name)
+        engine.add([*ARTICLES[:3], REWRITTEN])
+        engine.save(1)
+        engines.append(engine)
+    for question in ("ferry", "council schools roads", "harbour crossing Friday"):
+        tantivy, own = (engine.search(question, as_of=JUNE_30) for engine in engines)
+        assert [h.article_id for h in tantivy.hits] == [h.article_id for h in own.hits]
+        assert [h.passage for h in tantivy.hits] == [h.passage for h in own.hits]
+        assert tantivy.found == own.found
+        # tantivy counts a replaced passage in document frequencies until a merge drops it.
+        assert [h.score for h in tantivy.hits] == pytest.approx(
+            [h.score for h in own.hits], abs=0.03
+        )
+
+
+def test_idf_counts_articles_added_but_not_yet_saved(tmp_path: Path) -> None:
+    engine = open_engine("tantivy", tmp_path)
+    engine.add(ARTICLES[:2])
+    idf = engine.idf(["ferri", "gale"])
+    assert idf["gale"] > idf["ferri"] > 0  # "ferri" is in both, "gale" in one
+
+
+def test_the_writer_is_given_back_on_save(tmp_path: Path) -> None:
+    bot = _engine("tantivy", tmp_path)
+    ingest = open_engine("tantivy", tmp_path)  # say `newsbot ingest` beside the running bot
+    ingest.add([_article("late", "Late ferry news", "A second ferry arrives.", 25)])
+    ingest.save(8)
+    assert "late" not in bot  # the bot's reader is what it opened
+    assert "late" in open_engine("tantivy", tmp_path)
+    bot.add([_article("later", "Ferry timetable", "New ferry times from July.", 26)])
+    bot.save(9)
+    assert {"late", "later"} <= {hit.article_id for hit in bot.search("ferry").hits}
+
+
+def test_close_drops_what_was_not_saved(tmp_path: Path) -> None:
+    engine = _engine("tantivy", tmp_path)
+    engine.add([_article("ghost", "Ghost ferry", "Rolled back with the store.", 25)])
+    engine.close()
+    reopened = open_engine("tantivy", tmp_path)
+    assert "ghost" not in reopened
+    assert reopened.generation == 7
+
+
+def test_a_large_add_commits_as_it_goes_and_is_unsaved_until_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.tantivy_index.COMMIT_PASSAGES", 2)
+    engine = open_engine("tantivy", tmp_path)
+    engine.save(1)
+    engine.add(ARTICLES)
+    assert open_engine("tantivy", tmp_path).generation is None  # a rollback would be seen
+    engine.save(2)
+    reopened = open_engine("tantivy", tmp_path)
+    assert reopened.generation == 2
+    assert isinstance(reopened, TantivyRetriever)
+    assert len(reopened) == 4
