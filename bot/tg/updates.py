@@ -23,10 +23,13 @@ log = logging.getLogger(__name__)
 
 class UpdatesRequest(HTTPXRequest):
     """The HTTP request PTB uses for getUpdates only (`ApplicationBuilder.get_updates_request`),
-    with one connection as PTB's own; answers of other methods pass through unchanged."""
+    answers of other methods pass through unchanged."""
 
     def __init__(self) -> None:
-        super().__init__(connection_pool_size=1)
+        # Two connections, not PTB's one: on stop PTB confirms the fetched updates with one more
+        # getUpdates while the cancelled long poll may still hold its connection; with one, that
+        # call timed out on a busy machine (logged at ERROR) and the updates came again next start.
+        super().__init__(connection_pool_size=2)
 
     async def do_request(
         self,
