@@ -18,7 +18,7 @@ FOUND_THRESHOLD.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -214,15 +214,7 @@ class Retriever:
         whole = language == "ar"  # see SHORT_QUESTION
         hits = self._hits(self._ranked(match, *asked, limit, whole=whole), match, terms, own)
         foreign = self._hits(self._ranked(match, *other, limit, whole=whole), match, terms, own)
-        # Articles in the question's language first, unless only the others answer it.
-        if foreign and foreign[0].score >= FOUND_THRESHOLD > (hits[0].score if hits else 0.0):
-            hits, foreign = foreign, hits
-        hits = [*hits, *foreign][:limit]
-        found = bool(hits) and hits[0].score >= FOUND_THRESHOLD
-        shown = tuple(term for term in terms if not arabic.is_light_term(term))
-        return Search(
-            question=question, found=found, hits=hits, terms=shown, corrections=corrections
-        )
+        return settle(question, hits, foreign, limit, terms, corrections)
 
     def _by_language(
         self, language: lang.Language | None, plain: np.ndarray, fresh: np.ndarray
@@ -245,31 +237,12 @@ class Retriever:
         )
 
     def _query_terms(self, question: str) -> tuple[tuple[str, ...], dict[str, str]]:
-        """Distinct stems of the question's content words, misspelled ones corrected first."""
-        corrections: dict[str, str] = {}
-        forms: list[str] = []
-        for form in text.words(question):
-            if text.is_stopword(form):
-                continue
-            if self._unknown(form):
-                fixed = self._spell().correct(form)
-                if fixed is not None:
-                    corrections[form] = fixed
-                    if text.is_stopword(fixed):
-                        continue
-                    form = fixed
-            forms.append(form)
-        stems = [*text.stems(forms), *arabic.light_terms(forms)]
-        return tuple(dict.fromkeys(stems)), corrections
+        return query_terms(question, self._unknown, self._spell)
 
     def _context_terms(
         self, context: QueryContext | None, terms: tuple[str, ...]
     ) -> tuple[str, ...]:
-        """The context's terms that the question does not already have."""
-        if context is None or not context.text:
-            return ()
-        extra, _ = self._query_terms(context.text)
-        return tuple(term for term in extra if term not in terms)
+        return context_terms(context, terms, self._query_terms)
 
     def _match(self, terms: tuple[str, ...], extra: tuple[str, ...]) -> Match:
         """The question's terms at full weight and the context's at CONTEXT_WEIGHT, as one
@@ -393,6 +366,58 @@ class Retriever:
                 )
             )
         return hits
+
+
+def query_terms(
+    question: str, unknown: Callable[[str], bool], speller: Callable[[], _Speller]
+) -> tuple[tuple[str, ...], dict[str, str]]:
+    """Distinct stems (and Arabic light terms) of the question's content words, the words
+    `unknown` to the engine corrected by its `speller` first; also the corrections made."""
+    corrections: dict[str, str] = {}
+    forms: list[str] = []
+    for form in text.words(question):
+        if text.is_stopword(form):
+            continue
+        if unknown(form):
+            fixed = speller().correct(form)
+            if fixed is not None:
+                corrections[form] = fixed
+                if text.is_stopword(fixed):
+                    continue
+                form = fixed
+        forms.append(form)
+    stems = [*text.stems(forms), *arabic.light_terms(forms)]
+    return tuple(dict.fromkeys(stems)), corrections
+
+
+def context_terms(
+    context: QueryContext | None,
+    terms: tuple[str, ...],
+    analyse: Callable[[str], tuple[tuple[str, ...], dict[str, str]]],
+) -> tuple[str, ...]:
+    """The follow-up context's terms (by the engine's own `analyse`) the question lacks."""
+    if context is None or not context.text:
+        return ()
+    extra, _ = analyse(context.text)
+    return tuple(term for term in extra if term not in terms)
+
+
+def settle(
+    question: str,
+    hits: list[Hit],
+    foreign: list[Hit],
+    limit: int,
+    terms: tuple[str, ...],
+    corrections: dict[str, str],
+) -> Search:
+    """The Search of ranked hits in the question's language and in the others: the question's
+    language first, unless only the others answer it; whether the first is an answer."""
+    if foreign and foreign[0].score >= FOUND_THRESHOLD > (hits[0].score if hits else 0.0):
+        hits, foreign = foreign, hits
+    hits = [*hits, *foreign][:limit]
+    found = bool(hits) and hits[0].score >= FOUND_THRESHOLD
+    shown = tuple(term for term in terms if not arabic.is_light_term(term))
+    return Search(question=question, found=found, hits=hits, terms=shown, corrections=corrections)
 
 
 class _Speller:

@@ -63,7 +63,6 @@ from bot.retrieval import (
     CONTEXT_BOOST,
     CONTEXT_WEIGHT,
     FADE_DAYS,
-    FOUND_THRESHOLD,
     MIN_CORRECTABLE,
     MISSING_TERM,
     PHANTOM_SHARE,
@@ -72,7 +71,10 @@ from bot.retrieval import (
     _moment,
     _Speller,
     _top,
+    context_terms,
     freshness_bonus,
+    query_terms,
+    settle,
 )
 
 logger = logging.getLogger(__name__)
@@ -458,38 +460,15 @@ class TantivyRetriever:
             chosen = self._ranked(cands, plain, fresh, limit, query_set, whole=whole)
             return [self._hit(cands[i], everything, weights, own) for i in chosen]
 
-        hits, foreign = ranked(*asked), ranked(*other)
-        # Articles in the question's language first, unless only the others answer it.
-        if foreign and foreign[0].score >= FOUND_THRESHOLD > (hits[0].score if hits else 0.0):
-            hits, foreign = foreign, hits
-        hits = [*hits, *foreign][:limit]
-        return Search(
-            question=question,
-            found=bool(hits) and hits[0].score >= FOUND_THRESHOLD,
-            hits=hits,
-            terms=tuple(t for t in terms + extra if not arabic.is_light_term(t)),
-            corrections=corrections,
-        )
+        return settle(question, ranked(*asked), ranked(*other), limit, terms + extra, corrections)
 
     def _query_terms(self, question: str) -> tuple[tuple[str, ...], dict[str, str]]:
-        """Distinct stems of the question's content words, misspelled ones corrected first."""
-        corrections: dict[str, str] = {}
-        forms: list[str] = []
-        for form in text.words(question):
-            if text.is_stopword(form):
-                continue
-            if self._unknown(form):
-                if self._speller is None:
-                    self._speller = _Speller(self._words())
-                fixed = self._speller.correct(form)
-                if fixed is not None:
-                    corrections[form] = fixed
-                    if text.is_stopword(fixed):
-                        continue
-                    form = fixed
-            forms.append(form)
-        found = [*text.stems(forms), *arabic.light_terms(forms)]
-        return tuple(dict.fromkeys(found)), corrections
+        return query_terms(question, self._unknown, self._spell)
+
+    def _spell(self) -> _Speller:
+        if self._speller is None:
+            self._speller = _Speller(self._words())
+        return self._speller
 
     def _unknown(self, form: str) -> bool:
         """Whether a word is worth correcting: letters only, long enough, and unknown."""
@@ -503,10 +482,7 @@ class TantivyRetriever:
     def _context_terms(
         self, context: QueryContext | None, terms: tuple[str, ...]
     ) -> tuple[str, ...]:
-        if context is None or not context.text:
-            return ()
-        extra, _ = self._query_terms(context.text)
-        return tuple(term for term in extra if term not in terms)
+        return context_terms(context, terms, self._query_terms)
 
     def _words_query(self, terms: Sequence[str], boosts: Sequence[float]) -> tantivy.Query:
         clauses = []
