@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from telegram.ext import Job
 
@@ -185,17 +187,28 @@ def _retry_later(application: NewsApp, chat_id: int, seconds: float) -> None:
         )
 
 
+def _repeat_alone(
+    application: NewsApp,
+    callback: Callable[[NewsContext], Coroutine[Any, Any, None]],
+    name: str,
+    **options: Any,
+) -> Job[NewsContext] | None:
+    """`run_repeating(callback, name=name, **options)` in place of any job of that name
+    (a second start-up must not double a bot-wide job); None without a job queue."""
+    queue = application.job_queue
+    if queue is None:
+        return None
+    for old in queue.get_jobs_by_name(name):
+        old.schedule_removal()
+    return queue.run_repeating(callback, name=name, **options)
+
+
 def schedule_digest_sync(application: NewsApp) -> Job[NewsContext] | None:
     """A job that every DIGEST_SYNC makes the digest jobs match the subscriptions in the
     store: a chat that subscribed, changed its time or left through another replica (or
     `newsbot` beside the bot) gets its job here too, so any replica can send its digest."""
-    queue = application.job_queue
-    if queue is None:
-        return None
-    for old in queue.get_jobs_by_name(DIGEST_SYNC_JOB):
-        old.schedule_removal()
-    return queue.run_repeating(
-        _digest_sync_job, interval=DIGEST_SYNC, first=DIGEST_SYNC, name=DIGEST_SYNC_JOB
+    return _repeat_alone(
+        application, _digest_sync_job, DIGEST_SYNC_JOB, interval=DIGEST_SYNC, first=DIGEST_SYNC
     )
 
 
@@ -247,13 +260,8 @@ def schedule_feeds(application: NewsApp) -> list[Job[NewsContext]]:
 def schedule_feed_sync(application: NewsApp) -> Job[NewsContext] | None:
     """A job that every FEED_SYNC makes the feed jobs match the store, for feeds another
     process added or removed (`newsbot feeds add/remove` while the bot runs)."""
-    queue = application.job_queue
-    if queue is None:
-        return None
-    for old in queue.get_jobs_by_name(FEED_SYNC_JOB):
-        old.schedule_removal()
-    return queue.run_repeating(
-        _feed_sync_job, interval=FEED_SYNC, first=FEED_SYNC, name=FEED_SYNC_JOB
+    return _repeat_alone(
+        application, _feed_sync_job, FEED_SYNC_JOB, interval=FEED_SYNC, first=FEED_SYNC
     )
 
 
@@ -393,17 +401,13 @@ class _AlertPasses:
 def schedule_alerts(application: NewsApp) -> Job[NewsContext] | None:
     """A repeating job offering alerts the stories stored since the last pass, every
     `alerts.check_seconds`, whoever stored them."""
-    queue = application.job_queue
-    if queue is None:
-        return None
-    for old in queue.get_jobs_by_name(ALERTS_JOB):
-        old.schedule_removal()
     every = _desk(application).settings.alerts.check_seconds
-    return queue.run_repeating(
+    return _repeat_alone(
+        application,
         _alerts_job,
+        ALERTS_JOB,
         interval=every,
         first=every,
-        name=ALERTS_JOB,
         data=_AlertPasses(),
         job_kwargs={"max_instances": 1, "coalesce": True},
     )
@@ -433,13 +437,8 @@ async def _alerts_job(context: NewsContext) -> None:
 def schedule_retention(application: NewsApp) -> Job[NewsContext] | None:
     """A daily job deleting expired answer cards, and articles older than `retention_days`
     when that is set."""
-    queue = application.job_queue
-    if queue is None:
-        return None
-    for old in queue.get_jobs_by_name("retention"):
-        old.schedule_removal()
-    return queue.run_repeating(
-        _retention_job, interval=PRUNE_EVERY, first=FIRST_PRUNE_DELAY, name="retention"
+    return _repeat_alone(
+        application, _retention_job, "retention", interval=PRUNE_EVERY, first=FIRST_PRUNE_DELAY
     )
 
 
