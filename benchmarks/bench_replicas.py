@@ -43,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_bot import QUESTIONS  # noqa: E402  # the single-bot benchmark's (a sibling script)
 from telegram.ext import AIORateLimiter  # noqa: E402
 
 from bot.service import NewsDesk  # noqa: E402
@@ -52,16 +53,6 @@ from tests import postgres  # noqa: E402
 from tests.botapi import BotApiServer, Chat  # noqa: E402
 from tests.replica_harness import replicas  # noqa: E402
 
-QUESTIONS = [
-    "Al-Hol camp",
-    "Pezeshkian visit Baghdad",
-    "What happened to Soleimani?",
-    "Iranian president trip",
-    "how many Iraqis returned from Syria",
-    "US troops in Iraq",
-    "Iraq football results",  # finds nothing: the did-you-mean path
-    "irann presdent visit",  # typos
-]
 SELF = ("benchmarks/bench_replicas.py",)
 
 
