@@ -218,3 +218,16 @@ def test_hostile_questions_get_safe_answers(db: Path) -> None:
         assert isinstance(answer["found"], bool)
         for result in answer["results"]:
             assert len(result["excerpt"]) <= 520
+
+
+def test_a_postgresql_store_without_postgresql_support_installed_is_one_line() -> None:
+    # As after `pip install .` without the postgres extra: psycopg cannot be imported.
+    code = (
+        "import sys; sys.modules['psycopg'] = None; from bot.cli import main; "
+        "sys.exit(main(['--db', 'postgresql://u:s3cret@127.0.0.1:1/db', 'check']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "pip install 'newsbot[postgres]'" in done.stderr
+    assert "s3cret" not in done.stderr + done.stdout

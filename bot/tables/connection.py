@@ -166,8 +166,13 @@ class PostgresDatabase:
         self._in_transaction = False
 
     def _connect(self) -> Any:
-        import psycopg  # only operators of PostgreSQL need it installed
-
+        try:
+            import psycopg  # only operators of PostgreSQL need it installed
+        except ImportError:
+            raise StoreError(
+                f"{redact(self.url)} is a PostgreSQL store, and PostgreSQL support is not "
+                "installed: pip install 'newsbot[postgres]'"
+            ) from None
         try:
             connection = psycopg.connect(
                 self.url, autocommit=True, row_factory=_row_factory, connect_timeout=10
