@@ -31,11 +31,17 @@ _SURFACE = re.compile(
 )
 # Dotted acronyms are read as one word: "U.S." -> "us", "U.N." -> "un".
 _ACRONYM = re.compile(r"(?<![^\W\d_])(?:[^\W\d_]\.){2,}")
+# What every dotted acronym holds (".s." of "u.s."): a cheap test that skips the slow
+# search above in the many texts without one (a pattern opening with a literal is scanned
+# for that character first).
+_ACRONYM_HINT = re.compile(r"\.[^\W\d_]\.")
 # The same, read from normalised text once apostrophes and thousands separators are gone.
 # Hyphens split words: "Al-Hol" -> "al", "hol".
 _WORD = re.compile(r"\d+(?:\.\d+)+|[^\W_]+")
-_POSSESSIVE = re.compile(r"(?<=[^\W_])'s\b")
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+# Each opens with its literal ("'", ",") and looks behind after it: the same matches as
+# "(?<=[^\W_])'s\b" and "(?<=\d),(?=\d{3}\b)", found several times faster.
+_POSSESSIVE = re.compile(r"'(?<=[^\W_]')s\b")
+_THOUSANDS = re.compile(r",(?<=\d,)(?=\d{3}\b)")
 _FOLDS = (("’", "'"), ("‘", "'"), ("ʼ", "'"), ("`", "'"), ("´", "'"), ("“", '"'), ("”", '"'))
 _ACCENTED = re.compile(r"[\u00c0-\u024f\u1e00-\u1eff]")
 _COMBINING = re.compile(r"[\u0300-\u036f]")
@@ -130,7 +136,7 @@ def words(text: str) -> list[str]:
     ("U.S." -> "us"); demonyms become their country ("Iranians" -> "iran", see ALIASES).
     """
     folded = normalize(text)
-    if "." in folded:
+    if "." in folded and _ACRONYM_HINT.search(folded):
         folded = _ACRONYM.sub(lambda match: match.group().replace(".", ""), folded)
     if "'" in folded:
         folded = _POSSESSIVE.sub("", folded).replace("'", "")

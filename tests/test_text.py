@@ -16,6 +16,16 @@ def test_words_drop_possessives_separators_and_dots() -> None:
     ]  # fmt: skip
 
 
+def test_separators_possessives_and_dots_are_read_only_where_they_belong() -> None:
+    """A comma joins digits only before three of them, "'s" goes only after a letter or a
+    digit, and dots join single letters only."""
+    words = text.words("1,000,000 people, 12,34 or ,123 in x,123; _'s 3's rock'n'roll; e.g. U.S.A.")
+    assert words == [
+        "1000000", "people", "12", "34", "or", "123", "in", "x", "123", "s", "3", "rocknroll",
+        "eg", "usa",
+    ]  # fmt: skip
+
+
 def test_terms_drop_stopwords_and_stem() -> None:
     assert text.terms("Which Iraqis returned home recently?") == ["iraq", "return", "home"]
     assert text.terms("How many US troops?") == ["us", "troop"]
