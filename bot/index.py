@@ -60,7 +60,10 @@ _NOTHING = (np.zeros(0, np.int32), np.zeros(0))
 _MIN_WORD, _MAX_WORD = 2, 30
 NO_DATE = np.nan
 _SEPARATOR = "\x00"
-_UNSEEN, _STOPWORD = -2, -1
+_STOPWORD = -1
+# Word form -> term id is remembered across adds (term ids never change) up to this many
+# forms: news repeats its words, and stemming each anew was a good part of indexing.
+_MAX_CACHED_FORMS = 200_000
 # Language codes: 0 for none, else 1 + the language's place in lang.LANGUAGES.
 N_CODES = 1 + len(lang.LANGUAGES)
 
@@ -375,8 +378,8 @@ class LexicalIndex:
         batch = list({article.id: article for article in articles}.values())
         self.remove(article.id for article in batch if article.id in self._live)
         first_slot, first_passage = len(self._slot_article), self.n_passages
-        # Word form -> term id, for the length of this call: saves stemming every token.
-        self._form_terms, self._form_light = {}, {}
+        if len(self._form_terms) > _MAX_CACHED_FORMS:  # stays bounded in a long-running bot
+            self._form_terms, self._form_light = {}, {}
         p_rows = _Rows()
         h_rows = _Rows()
         p_slot: list[int] = []
@@ -385,14 +388,19 @@ class LexicalIndex:
         for offset, article in enumerate(batch):
             slot = first_slot + offset
             starts.append(first_passage + len(p_slot))
-            headline = self._count(article.headline)
+            forms: list[str] = []  # every word form the article's fields hold, in order
+            headline = self._count(article.headline, forms)
             h_rows.add(slot, headline)
+            # Added to each passage's counts as a list: Counter counts one in C, while
+            # updating from a Counter runs a Python loop (and + builds a third Counter).
+            headline_ids = list(headline.elements())
             for passage in split_passages(article):
-                counts = self._count(passage.text)
-                counts.update(headline)  # in place: Counter's + builds a third one
+                counts = self._count(passage.text, forms)
+                counts.update(headline_ids)
                 p_rows.add(first_passage + len(p_slot), counts)
                 p_slot.append(slot)
                 p_ordinal.append(passage.ordinal)
+            self._words.update(forms)  # once per article rather than once per passage
             self._slot_article.append(article.id)
             self._live[article.id] = slot
         n_terms = len(self._terms)
@@ -412,22 +420,24 @@ class LexicalIndex:
         self._slot_alive = np.concatenate([self._slot_alive, np.ones(len(batch), bool)])
         self._p_slot = np.concatenate([self._p_slot, np.array(p_slot, np.int32)])
         self._p_ordinal = np.concatenate([self._p_ordinal, np.array(p_ordinal, np.int32)])
-        self._form_terms, self._form_light = {}, {}
         self._alive = None
         return len(p_slot)
 
-    def _count(self, content: str) -> Counter[int]:
-        """Term ids of `content` with their counts; new terms join the vocabulary."""
+    def _count(self, content: str, seen: list[str]) -> Counter[int]:
+        """Term ids of `content` with their counts; new terms join the vocabulary.
+
+        The word forms of `content` are appended to `seen` (for the typo vocabulary).
+        """
         forms = text.words(content)
-        self._words.update(forms)
+        seen += forms
         known = self._form_terms
-        ids = [known.get(form, _UNSEEN) for form in forms]
-        if _UNSEEN in ids:
+        try:
+            counts = Counter(map(known.__getitem__, forms))
+        except KeyError:  # a form not met before: learn them in order (term ids follow it)
             for form in forms:
                 if form not in known:
                     known[form] = self._learn(form)
-            ids = [known[form] for form in forms]
-        counts = Counter(ids)
+            counts = Counter(map(known.__getitem__, forms))
         counts.pop(_STOPWORD, None)
         if not content.isascii() and lang.has_arabic(content):  # curly quotes are not Arabic
             counts.update(self._light_ids(forms))

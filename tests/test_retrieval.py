@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.answer import excerpt
 from bot.index import INDEX_FILE
 from bot.models import Article
-from bot.parsing import parse_seed_text
+from bot.parsing import article_from_json, parse_seed_text
 from bot.retrieval import Retriever
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_b8d8923356cbb90d.txt"
@@ -212,3 +214,39 @@ def test_an_old_answer_comes_before_a_fresh_article_that_does_not_answer() -> No
     assert search.found
     assert [hit.article_id for hit in search.hits] == ["volcano", "fresh"]
     assert search.hits[0].score > search.hits[1].score
+
+
+@pytest.mark.parametrize("cached_forms", [200_000, 10])
+def test_an_index_built_in_several_adds_equals_one_built_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached_forms: int
+) -> None:
+    """Word forms are remembered from one add to the next (and forgotten past a bound):
+    term ids, postings and the typo vocabulary come out as from a single add."""
+    from bot import index
+
+    fixtures = Path(__file__).parent / "fixtures"
+    lines = [
+        line
+        for name in ("stories/events.jsonl", "arabic/articles.jsonl", "stories/background.jsonl")
+        for line in (fixtures / name).read_text(encoding="utf-8").splitlines()
+    ]
+    articles = seed_articles() + [
+        article_from_json(json.loads(line), line=n) for n, line in enumerate(lines, 1)
+    ]
+    assert len(articles) >= 12
+    whole = index.LexicalIndex()
+    whole.add(articles)
+    monkeypatch.setattr(index, "_MAX_CACHED_FORMS", cached_forms)
+    parts = index.LexicalIndex()
+    for start in range(0, len(articles), 3):
+        parts.add(articles[start : start + 3])
+    assert list(parts.words.items()) == list(whole.words.items())
+    whole.save(tmp_path / "whole", 1)
+    parts.save(tmp_path / "parts", 1)
+    with (
+        np.load(tmp_path / "whole" / INDEX_FILE) as one,
+        np.load(tmp_path / "parts" / INDEX_FILE) as other,
+    ):
+        assert one.files == other.files
+        for name in one.files:
+            assert np.array_equal(one[name], other[name], equal_nan=True), name
