@@ -139,6 +139,8 @@ def group_articles(
     for member in pool:
         if member.article_id not in ours:
             book.add(member.at, member.story_id, member.terms)
+    # One idf look-up for every stem the articles and their pool hold, not one per vector.
+    book.learn({t for _, _, terms in signed for t in terms} | book.stems())
     placed = []
     for at, article_id, terms in signed:
         story_id = known.get(article_id) or book.best(at, terms)
@@ -164,6 +166,16 @@ class _Book:
     def add(self, at: datetime, story_id: int, terms: Mapping[str, int]) -> None:
         day = int(at.timestamp()) // _DAY_SECONDS
         self._days.setdefault(day, []).append(_Entry(at, story_id, terms))
+
+    def stems(self) -> set[str]:
+        """Every stem of the articles in the book."""
+        return {t for entries in self._days.values() for entry in entries for t in entry.terms}
+
+    def learn(self, terms: Iterable[str]) -> None:
+        """Look up the idf of these stems at once (`vector` looks up only what is missing)."""
+        missing = [t for t in terms if t not in self._weights]
+        if missing:
+            self._weights.update(self._idf(missing))
 
     def vector(self, terms: Mapping[str, int]) -> Vector:
         missing = [t for t in terms if t not in self._weights]
