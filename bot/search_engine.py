@@ -2,8 +2,8 @@
 
 Two engines keep this contract: `own` (`bot.retrieval`: our numpy index, read whole into
 memory; the default, fine for a few thousand articles) and `tantivy` (`bot.tantivy_index`:
-segments memory-mapped on disk beside the store, for archives that outgrow memory; its
-newsqa dev article@1 is below own's since the aside rule, see docs/benchmarks.md). An
+segments memory-mapped on disk beside the store, for archives that outgrow memory; the
+same newsqa dev figures as own, see docs/benchmarks.md). An
 adapter to a search service (OpenSearch, see docs/scaling.md) would be a third class with
 these methods.
 """

@@ -494,9 +494,15 @@ class TantivyRetriever:
         return tantivy.Query.boolean_query(clauses)
 
     def _of_article(self, article_id: str, words: tantivy.Query) -> tantivy.Query:
+        """`words` among the article's passages, scored as in the whole archive: the
+        article's own term scores nothing (its BM25 would lift every passage of it alike,
+        so a second-best passage would read as a match and no aside would be found)."""
         article = tantivy.Query.term_query(self._schema, "article", article_id)
         return tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, article), (tantivy.Occur.Must, words)]
+            [
+                (tantivy.Occur.Must, tantivy.Query.const_score_query(article, 0.0)),
+                (tantivy.Occur.Must, words),
+            ]
         )
 
     def _dated(self, query: tantivy.Query, low: int | None, high: int | None) -> tantivy.Query:

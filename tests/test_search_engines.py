@@ -189,3 +189,63 @@ def test_a_large_add_commits_as_it_goes_and_is_unsaved_until_save(
     assert reopened.generation == 2
     assert isinstance(reopened, TantivyRetriever)
     assert len(reopened) == 4
+
+
+_FILLER = [
+    "Markets rose on Tuesday as traders weighed fresh figures on inflation, wages and retail "
+    "sales, while bond yields eased and the currency held steady against its main rivals in a "
+    "quiet session before the central bank's meeting next week, analysts said in notes.",
+    "A marathon drew thousands of runners through the old city on Sunday morning, with road "
+    "closures lasting until the afternoon and volunteers handing out water at every mile, and "
+    "organisers said the event raised money for the children's hospital and local schools.",
+    "The museum reopened its east wing after a two-year restoration of the painted ceilings, "
+    "gilded frames and tiled floors, and curators said visitors could now see works that had "
+    "been kept in storage since the flood damaged the basement galleries and archives.",
+    "Farmers in the valley began the grape harvest early after a hot, dry summer, and "
+    "winemakers expect a smaller but richer vintage, with picking crews working at dawn to keep "
+    "the fruit cool before it reaches the presses in the cooperative cellars nearby.",
+    "A new bus timetable starts next month with more evening services on the coastal route, "
+    "fewer stops in the industrial estate and a night bus on weekends, after a survey of "
+    "commuters showed demand for later trips home from the theatres and restaurants.",
+    "Scientists tagged sharks off the northern reef to follow their migration across the "
+    "ocean, fitting small satellite transmitters to their fins, and the first signals show the "
+    "animals travelling thousands of kilometres in a few weeks toward warmer waters.",
+]
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_an_aside_in_a_roundup_ranks_below_the_story(name: EngineName, tmp_path: Path) -> None:
+    # The roundup's one lighthouse item outscores the story, but it is the roundup's only
+    # strong match (its second passage, "... its lighthouse shone", scores under 0.3 of it).
+    aside = (
+        "The Portwen lighthouse keeper retires: after forty years the lighthouse keeper of "
+        "Portwen hands the lighthouse keys to the coastguard, and the keeper retires to a "
+        "cottage by the lighthouse, with nothing more said of the keeper in this roundup."
+    )
+    roundup = Article(
+        id="roundup",
+        headline="Five things to know today",
+        body=[
+            _FILLER[0],
+            _FILLER[1] + " Portwen harbour was calm and its lighthouse shone.",
+            aside,
+            *_FILLER[2:],
+        ],
+        published=datetime(2022, 6, 28, 12, tzinfo=UTC),
+    )
+    story = _article(
+        "story",
+        "Keeper leaves Portwen light",
+        "The keeper of the Portwen lighthouse retires this summer, the harbour board said; a "
+        "new automatic lamp will replace the old one and the keeper's house will be sold.",
+        27,
+    )
+    # Many other articles make an article's id a rare term, as in a real archive: were it
+    # scored, it would lift the roundup's second passage above the aside threshold.
+    others = [
+        _article(f"note{i}", f"Weather note {i}", _FILLER[i % 6], 1 + i % 20) for i in range(60)
+    ]
+    engine = open_engine(name, tmp_path)
+    engine.add([roundup, story, *others])
+    engine.save(1)
+    assert _ids(engine, "Portwen lighthouse keeper retires")[:2] == ["story", "roundup"]
