@@ -212,12 +212,15 @@ class NewsDesk:
         report = IngestReport()
         files = [Path(path) for path in paths if not _is_url(path)]
         items = (item for file in files for item in _load(file))
+        # Older articles that come to hold boilerplate are re-indexed once, at the end.
+        stale: set[str] = set()
         with self._index_lock:  # also over the save: a feed refresh may add meanwhile
             try:
                 with self.store.transaction():
                     for chunk in _batches(items, INGEST_BATCH):
                         report.problems += [i for i in chunk if isinstance(i, Problem)]
-                        self._add([i for i in chunk if isinstance(i, Article)], report)
+                        self._add([i for i in chunk if isinstance(i, Article)], report, stale)
+                    self._reindex(sorted(stale))
             except BaseException:
                 self._reload_index()  # it may hold articles the store just rolled back
                 raise
@@ -297,8 +300,14 @@ class NewsDesk:
             if self._add(articles, report):
                 self.retriever.save(self.store.generation)
 
-    def _add(self, articles: Iterable[Article], report: IngestReport) -> bool:
-        """Upsert and index, without saving the index; True when anything changed."""
+    def _add(
+        self, articles: Iterable[Article], report: IngestReport, stale: set[str] | None = None
+    ) -> bool:
+        """Upsert and index, without saving the index; True when anything changed.
+
+        Older articles whose paragraphs have just become boilerplate are re-indexed at
+        once, or added to `stale` when given (a bulk ingest re-indexes each of them once).
+        """
         batch = _dedupe(articles)
         started = stamp_now()
         # Each paragraph is hashed once: the store counts the keys, stripping reads them.
@@ -307,7 +316,11 @@ class NewsDesk:
         report.absorb(counts)
         if changed:
             self._changes.note([article.id for article in changed], started)
-            self._learn_boilerplate(changed)
+            found = self._learn_boilerplate(changed) - {article.id for article in changed}
+            if stale is None:
+                self._reindex(sorted(found))
+            else:
+                stale |= found
             self.retriever.add(self._stripped(changed, keys))
             self._group(changed)
         return bool(changed)
@@ -329,21 +342,26 @@ class NewsDesk:
             for a in articles
         ]
 
-    def _learn_boilerplate(self, changed: Sequence[Article]) -> None:
-        """Count the new articles' paragraphs; re-index older articles of their sources that
-        hold a paragraph which has just become boilerplate, so it leaves the index."""
+    def _learn_boilerplate(self, changed: Sequence[Article]) -> set[str]:
+        """Count the new articles' paragraphs; returns the ids of the articles of their
+        sources that hold a paragraph which has just become boilerplate (to re-index, so
+        it leaves the index)."""
         sources = {boilerplate.source_of(article) for article in changed}
         fresh = self.store.repeated_paragraphs(boilerplate.MIN_ARTICLES, sources)
-        changed_ids = {article.id for article in changed}
-        stale: list[str] = []
+        stale: set[str] = set()
         for source, keys in fresh.items():
             new_keys = keys - self._boilerplate.get(source, set())
             self._boilerplate[source] = keys
             if new_keys:
-                stale += self.store.articles_holding(source, new_keys)
-        again = [a for a in self.store.get_many(stale).values() if a.id not in changed_ids]
-        if again:
-            self.retriever.add(self._stripped(again))
+                stale.update(self.store.articles_holding(source, new_keys))
+        return stale
+
+    def _reindex(self, article_ids: Iterable[str]) -> None:
+        """Index these stored articles again, as the boilerplate known now strips them."""
+        for batch in _batches(article_ids, INGEST_BATCH):
+            again = list(self.store.get_many(batch).values())
+            if again:
+                self.retriever.add(self._stripped(again))
 
     def _group(self, articles: Sequence[Article]) -> None:
         """Put new or changed articles into stories, with the index's idf (see bot.stories).

@@ -88,6 +88,7 @@ CANDIDATE_PASSAGES = 100
 ARTICLE_PASSAGES = 1_000
 COMMIT_PASSAGES = 200_000
 WRITER_HEAP = 64_000_000
+STEM_CACHE = 500_000  # word forms whose stems are kept between adds (emptied when passed)
 WRITER_WAIT_SECONDS = 60.0  # another process's ingest may hold the writer this long
 UNDATED = -(2**62)  # `published` of an undated article: below every date bound
 K1, B = 1.2, 0.75  # tantivy's BM25, also used to pick a hit's excerpt passage
@@ -155,6 +156,9 @@ class TantivyRetriever:
         self._speller: _Speller | None = None
         self._live: int | None = None
         self._by_code: list[int] | None = None
+        # Per reader: stem -> (committed document frequency, its language's code).
+        self._seen: dict[str, tuple[int, int]] = {}
+        self._stems: dict[str, str | None] = {}  # word form -> stem (None: stopword)
         self.candidate_passages = CANDIDATE_PASSAGES
 
     @classmethod
@@ -219,7 +223,9 @@ class TantivyRetriever:
         writer = self._writing()
         pending = self._pending
         assert pending.added is not None and pending.df is not None
-        stems: dict[str, str | None] = {}  # word form -> stem (None: stopword), this call
+        if len(self._stems) > STEM_CACHE:
+            self._stems = {}
+        stems = self._stems
         passages = 0
         for article in batch:
             published = int(article.published.timestamp()) if article.published else UNDATED
@@ -301,8 +307,26 @@ class TantivyRetriever:
             self._pending = _Pending()
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
-        """BM25 idf of each stem over the live passages, those not yet committed included."""
-        return {term: self._idf(self._df(term), term) for term in terms}
+        """BM25 idf of each stem over the live passages, those not yet committed included.
+
+        Story grouping asks this for every new article's words, so a word's committed
+        document frequency and language are looked up once per reader (`_seen`).
+        """
+        pending = self._pending.df
+        assert pending is not None
+        everything = self._passages()
+        counts = self._codes()
+        found: dict[str, float] = {}
+        for term in terms:
+            seen = self._seen.get(term)
+            if seen is None:
+                code = language_code(_term_language(term))
+                seen = self._seen[term] = (int(self._searcher.doc_freq("terms", term)), code)
+            committed, code = seen
+            n = max(counts[code] + counts[0], 1) if code and counts[code] else everything
+            df = min(committed + pending[term], n)
+            found[term] = math.log1p((n - df + 0.5) / (df + 0.5))
+        return found
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -364,6 +388,7 @@ class TantivyRetriever:
         self._searcher = self._index.searcher()
         self._live = None
         self._by_code = None
+        self._seen = {}
 
     # -- statistics ---------------------------------------------------------------------------
 

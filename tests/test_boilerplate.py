@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot import boilerplate
 from bot.models import Article
+from bot.search_engine import EngineName
 from bot.service import IngestReport, NewsDesk
 from bot.settings import Settings
 from bot.store import Store
@@ -103,3 +107,30 @@ def test_the_store_counts_paragraphs_per_source(tmp_path: Path) -> None:
 
 def add(news: NewsDesk, article: Article) -> None:
     news.add_articles([article], IngestReport())
+
+
+@pytest.mark.parametrize("engine", ["own", "tantivy"])
+def test_a_bulk_ingest_leaves_no_boilerplate_in_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: EngineName
+) -> None:
+    # Batches of two: the first articles are stored before their paragraphs are known to
+    # repeat, and the ingest indexes them again before it ends.
+    monkeypatch.setattr("bot.service.INGEST_BATCH", 2)
+    lines = [
+        json.dumps(
+            {
+                "id": article.id,
+                "headline": article.headline,
+                "body": "\n\n".join(article.body),
+                "url": article.url,
+                "published": article.published.isoformat() if article.published else None,
+            }
+        )
+        for article in [*STORIES, EMPTY, OTHER]
+    ]
+    (tmp_path / "news.jsonl").write_text("\n".join(lines) + "\n")
+    news = NewsDesk.open(Settings(db=tmp_path / "news.db", search_engine=engine), seed=False)
+    assert news.ingest([tmp_path / "news.jsonl"]).added == len(lines)
+    hits = news.retriever.search("advertisement relevant sign up", as_of=NOW).hits
+    assert [hit.article_id for hit in hits] == ["gazette-1"]
+    news.close()
