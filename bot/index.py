@@ -252,6 +252,9 @@ class LexicalIndex:
         self._alive: npt.NDArray[np.bool_] | None = None  # live passages, cached
         self._n_live: int | None = None
         self._n_live_by_code: Ints | None = None
+        # The headline field, cached until articles change: each headline entry's slot, and
+        # each slot's BM25 length normalisation (see `headline_scores`).
+        self._headline_field: tuple[Ints, Floats] | None = None
         self._form_terms: dict[str, int] = {}
         self._form_light: dict[str, int] = {}
 
@@ -482,6 +485,7 @@ class LexicalIndex:
             self._alive = self._slot_alive[self._p_slot]
             self._n_live = None
             self._n_live_by_code = None
+            self._headline_field = None
         return self._alive
 
     def _live_by_code(self) -> Ints:
@@ -540,6 +544,46 @@ class LexicalIndex:
             minlength=len(alive),
         ).astype(np.float64)
         return Match(scores, idf, tuple(term_ids), tuple(postings))
+
+    def headline_scores(self, match: Match) -> Floats:
+        """BM25 of the query terms over each slot's headline read as a field of its own.
+
+        A term weighs its idf among passages (`match.idf`, light stems included at their
+        weight); a headline's length is normalised against the average headline of the live
+        articles of its language (and of none), as passages are. Dead slots are not masked.
+
+        Returns:
+            One score >= 0 per slot (0 for a headline that holds none of the terms).
+        """
+        entry_slot, norm = self._headline_norm()
+        scores = np.zeros(len(self._slot_start))
+        for i, term_id in enumerate(match.term_ids):
+            if term_id is None:
+                continue
+            entries = np.flatnonzero(self._h_terms == term_id)
+            slots = entry_slot[entries]
+            tfs = self._h_tfs[entries].astype(np.float64)
+            np.add.at(scores, slots, match.idf[i] * tfs * (K1 + 1.0) / (tfs + norm[slots]))
+        return scores
+
+    def _headline_norm(self) -> tuple[Ints, Floats]:
+        """Each headline entry's slot, and each slot's K1 * (1 - B + B * length / average)."""
+        self._passage_alive()  # drops the cache when articles changed
+        if self._headline_field is None:
+            n_slots = len(self._slot_start)
+            entry_slot = np.repeat(np.arange(n_slots, dtype=np.int32), np.diff(self._h_indptr))
+            lengths = np.bincount(entry_slot, weights=self._h_tfs, minlength=n_slots)
+            codes = self._slot_language
+            averages = np.ones(N_CODES)
+            for code in range(N_CODES):
+                peers = self._slot_alive
+                if code:
+                    peers = peers & ((codes == code) | (codes == 0))
+                live = lengths[peers]
+                averages[code] = max(float(live.mean()), 1e-9) if len(live) else 1.0
+            norm = K1 * (1.0 - B + B * lengths / averages[codes])
+            self._headline_field = (entry_slot, norm)
+        return self._headline_field
 
     def best_passage(self, match: Match, slot: int) -> tuple[int, list[bool]]:
         """The passage of `slot` that best matches on its own text, and the terms it holds.

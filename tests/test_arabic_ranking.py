@@ -74,3 +74,42 @@ def test_a_short_arabic_question_is_not_held_to_the_form_of_each_word() -> None:
         ]
     )
     assert top(retriever, "أين تقع النمسا؟") == "austria"
+
+
+def test_an_arabic_question_about_a_title_finds_the_article_of_that_title() -> None:
+    # "What is the lion?": the profile of Bashar al-Assad ("الأسد", the lion) names the word
+    # more often; the page whose whole title is the word is about it.
+    lion = article(
+        "lion",
+        "أسد",
+        "الأسد حيوان مفترس من فصيلة السنوريات يعيش في السهول العشبية في أفريقيا وجنوب آسيا.",
+    )
+    assad = article(
+        "assad",
+        "بشار الأسد",
+        "بشار الأسد رئيس سوريا منذ عام ألفين، ولد في دمشق ودرس طب العيون في لندن، وخلف "
+        "والده حافظ الأسد بعد وفاته.",
+    )
+    others = [
+        article(f"town-{n}", town, f"{town} مدينة فيها سوق قديم وميناء ومدارس.")
+        for n, town in enumerate(("حلب", "حمص", "اللاذقية", "طرطوس"))
+    ]
+    retriever = Retriever()
+    retriever.add([assad, lion, *others])
+    assert top(retriever, "ما هو الأسد؟") == "lion"
+    assert top(retriever, "متى ولد بشار الأسد؟") == "assad"
+
+
+def test_the_headline_field_weighs_a_short_title_it_fills_over_a_long_one() -> None:
+    retriever = Retriever()
+    retriever.add(
+        [
+            article("short", "أسد", "نص قصير عن الحيوان."),
+            article("long", "بشار الأسد رئيس سوريا", "نص قصير عن الرئيس."),
+            article("none", "دمشق", "نص قصير عن المدينة."),
+        ]
+    )
+    index = retriever._index
+    scores = index.headline_scores(index.match(text.terms("الأسد")))
+    short, long, none = (scores[index.slot(key)] for key in ("short", "long", "none"))
+    assert short > long > none == 0.0
