@@ -16,7 +16,7 @@ Each Arabic word is also indexed by a light stem (`light_terms`), weighed lightl
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from importlib import resources
 
@@ -155,6 +155,20 @@ def light_form(word: str) -> str:
     if bare.endswith(_FEMININE_PLURAL) and len(bare) >= 5:
         return bare[:-2]
     return bare
+
+
+def split_joined(word: str, known: Callable[[str], bool]) -> tuple[str, str] | None:
+    """A normalised word typed without the space before a definite article, as its two words
+    ("الاسكندرالاكبر" -> "الاسكندر", "الاكبر"): the first split at an inner "ال" whose two
+    parts are both `known`; None when there is none.
+
+    The article is written joined to its noun, so a missed space joins two words whole, which
+    no one- or two-letter correction undoes.
+    """
+    for at in range(2, len(word) - 3):
+        if word.startswith(_ARTICLES[-1], at) and known(word[:at]) and known(word[at:]):
+            return word[:at], word[at:]
+    return None
 
 
 def is_light_term(term: str) -> bool:

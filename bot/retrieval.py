@@ -116,7 +116,8 @@ class Search(BaseModel):
     hits after these), each with a confidence in [0, 1]. `found` says whether the first one
     clears FOUND_THRESHOLD; when it does not, the hits are only suggestions
     (`did_you_mean`). `terms` are the query stems used; `corrections` maps misspelled
-    question words to the index words used instead.
+    question words to the index words used instead (two, space-separated, for an Arabic
+    word read as two words typed without a space).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -389,13 +390,23 @@ def query_terms(
     question: str, unknown: Callable[[str], bool], speller: Callable[[], _Speller]
 ) -> tuple[tuple[str, ...], dict[str, str]]:
     """Distinct stems (and Arabic light terms) of the question's content words, the words
-    `unknown` to the engine corrected by its `speller` first; also the corrections made."""
+    `unknown` to the engine corrected by its `speller` first (an Arabic word that is two
+    known words typed without a space is read as those two); also the corrections made."""
     corrections: dict[str, str] = {}
     forms: list[str] = []
+
+    def known(form: str) -> bool:
+        return len(form) >= MIN_CORRECTABLE and not unknown(form)
+
     for form in text.words(question):
         if text.is_stopword(form):
             continue
         if unknown(form):
+            parts = None if form.isascii() else arabic.split_joined(form, known)
+            if parts is not None:
+                corrections[form] = " ".join(parts)
+                forms.extend(part for part in parts if not text.is_stopword(part))
+                continue
             fixed = speller().correct(form)
             if fixed is not None:
                 corrections[form] = fixed

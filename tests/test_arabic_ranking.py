@@ -113,3 +113,24 @@ def test_the_headline_field_weighs_a_short_title_it_fills_over_a_long_one() -> N
     scores = index.headline_scores(index.match(text.terms("الأسد")))
     short, long, none = (scores[index.slot(key)] for key in ("short", "long", "none"))
     assert short > long > none == 0.0
+
+
+def test_two_words_typed_without_the_space_before_the_article_are_read_apart() -> None:
+    alexander = article(
+        "alexander",
+        "الإسكندر الأكبر",
+        "ولد الإسكندر الأكبر في بيلا عاصمة مقدونيا، وكان ملكا وقائدا عسكريا.",
+    )
+    others = [
+        article(f"king-{n}", king, f"ولد {king} في مدينة صغيرة وكان ملكا.")
+        for n, king in enumerate(("فيليب الثاني", "داريوش الثالث", "بطليموس الأول"))
+    ]
+    retriever = Retriever()
+    retriever.add([*others, alexander])
+    search = retriever.search("متى ولد الاسكندرالاكبر؟")
+    assert search.corrections == {"الاسكندرالاكبر": "الاسكندر الاكبر"}
+    assert search.found
+    assert search.hits[0].article_id == "alexander"
+    # A word the index knows is left whole, and so is an unknown one without two known parts.
+    assert retriever.search("متى ولد الإسكندر؟").corrections == {}
+    assert arabic.split_joined("الاسكندرالاعظم", lambda word: word == "الاسكندر") is None
