@@ -22,6 +22,7 @@ import hashlib
 import json
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from bot.models import Article  # noqa: E402
 from bot.parsing import article_from_json  # noqa: E402
 from bot.passages import split_passages  # noqa: E402
 from bot.retrieval import Retriever  # noqa: E402
+from bot.search_engine import EngineName, SearchEngine, open_engine  # noqa: E402
 
 TYPO_RATE = 0.2
 TYPO_SEED = 7
@@ -122,7 +124,7 @@ def conditions(questions: list[Question]) -> dict[str, Asked]:
     }
 
 
-def run_ours(retriever: Retriever, articles: dict[str, Article], asked: Asked) -> Scores:
+def run_ours(retriever: SearchEngine, articles: dict[str, Article], asked: Asked) -> Scores:
     scores = Scores()
     for asked_text, question, as_of in asked:
         search = retriever.search(asked_text, as_of=as_of, limit=5)
@@ -216,12 +218,26 @@ def timed(label: str, function: Callable[[], object]) -> object:
     return result
 
 
+def arabic_engine(name: EngineName, folder: Path, articles: list[Article]) -> SearchEngine:
+    """The bot's engine `name` over `articles`, its index saved in `folder`."""
+    engine = open_engine(name, folder)
+    engine.add(articles)
+    engine.save(1)
+    return engine
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arcd", type=Path, default=ROOT.parent / "shared" / "arcd")
     parser.add_argument("--newsqa", type=Path, default=ROOT.parent / "shared" / "newsqa")
     parser.add_argument("--arabic-only", action="store_true", help="skip English and mixed")
     parser.add_argument("--no-baselines", action="store_true", help="skip bm25s")
+    parser.add_argument(
+        "--engine",
+        choices=("own", "tantivy"),
+        default="own",
+        help="the bot's search engine for the Arabic rows (English and mixed: own)",
+    )
     args = parser.parse_args(argv)
     arcd: Path = args.arcd.resolve()
     if not (arcd / "articles.jsonl").is_file():
@@ -231,9 +247,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ar_questions = load_questions(arcd)
     ar_by_id = {a.id: a for a in ar_articles}
     ar_asked = conditions(ar_questions)
-    ar_store = Retriever()
-    ar_store.add(ar_articles)
-    rows = {"Retriever (ours)": {n: run_ours(ar_store, ar_by_id, a) for n, a in ar_asked.items()}}
+    with tempfile.TemporaryDirectory() as folder:
+        engine = arabic_engine(args.engine, Path(folder), ar_articles)
+        ours = {n: run_ours(engine, ar_by_id, a) for n, a in ar_asked.items()}
+        engine.close()
+    rows = {f"ours ({args.engine} engine)": ours}
     if not args.no_baselines:
         for name, ours in (("bm25s, same Arabic preprocessing", True), ("bm25s raw", False)):
             model = Bm25s(ar_articles, ours=ours)
@@ -250,6 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     en_asked = conditions(en_questions)
     en_store = Retriever()
     en_store.add(en_articles)
+    ar_store = Retriever()
+    ar_store.add(ar_articles)
     mixed = Retriever()
     mixed.add([*en_articles, *ar_articles])
     both = en_by_id | ar_by_id

@@ -12,8 +12,10 @@ on the engine:
 - misspelled words go through `bot.retrieval._Speller` over the word forms seen at ingest
   (appended to `words.tsv` on every save, read on the first unknown word);
 - Arabic words are indexed by their stem and their light stem (`bot.arabic.light_terms`,
-  weighing LIGHT_WEIGHT), and an Arabic question skips the short-question rule, as in
-  `bot.retrieval`;
+  weighing LIGHT_WEIGHT), and an Arabic question skips the short-question rule and scores
+  each candidate's headline as a field of its own (HEADLINE_WEIGHT; the average headline
+  length per language is aggregated from the `head_length` of each article's first
+  passage), as in `bot.retrieval`;
 - the "found" confidence is the calibrated one: the idf share of the question's terms in
   the hit's best passage and headline (the passage's terms are stored), idf from tantivy's
   document frequencies among the passages of the word's language, as `bot.index` weighs
@@ -63,6 +65,7 @@ from bot.retrieval import (
     CONTEXT_BOOST,
     CONTEXT_WEIGHT,
     FADE_DAYS,
+    HEADLINE_WEIGHT,
     MIN_CORRECTABLE,
     MISSING_TERM,
     PHANTOM_SHARE,
@@ -79,7 +82,7 @@ from bot.retrieval import (
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: each article's headline length, for the headline field of Arabic questions
 SUBDIR = "tantivy"
 WORDS_FILE = "words.tsv"
 # Best passages taken from each of the two searches (whole archive, last FADE_DAYS).
@@ -105,6 +108,8 @@ def _schema() -> tantivy.Schema:
     builder.add_unsigned_field("language", stored=False, indexed=False, fast=True)
     builder.add_unsigned_field("ordinal", stored=True, indexed=False, fast=False)
     builder.add_bytes_field("head", stored=True, indexed=False, fast=False)
+    # On an article's first passage only: its headline's term count (see `_headline_averages`).
+    builder.add_unsigned_field("head_length", stored=False, indexed=False, fast=True)
     return builder.build()
 
 
@@ -156,6 +161,7 @@ class TantivyRetriever:
         self._speller: _Speller | None = None
         self._live: int | None = None
         self._by_code: list[int] | None = None
+        self._head_lengths: list[float] | None = None
         # Per reader: stem -> (committed document frequency, its language's code).
         self._seen: dict[str, tuple[int, int]] = {}
         self._stems: dict[str, str | None] = {}  # word form -> stem (None: stopword)
@@ -245,6 +251,8 @@ class TantivyRetriever:
                 doc.add_unsigned("language", language)
                 doc.add_unsigned("ordinal", ordinal)
                 doc.add_bytes("head", head)
+                if kind == "lead":
+                    doc.add_unsigned("head_length", len(headline))
                 writer.add_document(doc)
                 pending.df.update(set(terms))
                 kind = "part"
@@ -388,6 +396,7 @@ class TantivyRetriever:
         self._searcher = self._index.searcher()
         self._live = None
         self._by_code = None
+        self._head_lengths = None
         self._seen = {}
 
     # -- statistics ---------------------------------------------------------------------------
@@ -470,13 +479,15 @@ class TantivyRetriever:
             self._boost(found, everything, boosts, moment, context.article_id)
         limit = max(limit, 1)
         weights = self._weights(everything, boosts)
+        language = lang.detect(question)
+        if language == "ar":  # see bot.retrieval.HEADLINE_WEIGHT
+            self._add_headline_scores(found, everything, weights)
         own = len(terms)
         cands = list(found.values())
         plain = np.array([c.score for c in cands])
         bonus = freshness_bonus(np.array([c.days for c in cands]))
         fresh = plain + np.minimum(bonus, BONUS_CAP * np.maximum(plain, 0.0))
         languages = np.array([c.language for c in cands], np.uint8)
-        language = lang.detect(question)
         asked, other = _by_language(language, languages, plain, fresh)
         query_set = set(everything)
         whole = language == "ar"  # see bot.retrieval.SHORT_QUESTION
@@ -602,6 +613,53 @@ class TantivyRetriever:
             every = tantivy.Query.term_query(self._schema, "article", article_id)
             if _count(self._searcher, every) >= ASIDE_MIN_PASSAGES:
                 candidate.score *= ASIDE
+
+    def _add_headline_scores(
+        self, found: dict[str, _Candidate], terms: Sequence[str], weights: np.ndarray
+    ) -> None:
+        """Each candidate gains HEADLINE_WEIGHT times the BM25 of `terms` (weighing
+        `weights`) over its headline as a field of its own, as `LexicalIndex.headline_scores`
+        scores it: length normalised against the average headline of its language."""
+        averages = self._headline_averages()
+        for candidate in found.values():
+            head = Counter(
+                bytes(self._stored(candidate.address).get_first("head") or b"").decode().split()
+            )
+            if not head:
+                continue
+            norm = K1 * (1 - B + B * sum(head.values()) / averages[candidate.language])
+            score = 0.0
+            for term, weight in zip(terms, weights, strict=True):
+                if head[term]:
+                    score += float(weight) * head[term] * (K1 + 1) / (head[term] + norm)
+            candidate.score += HEADLINE_WEIGHT * score
+
+    def _headline_averages(self) -> list[float]:
+        """Per language code, the average headline length (terms) of the live articles of
+        that language and of none; for code 0, of all (one aggregation per reader)."""
+        if self._head_lengths is None:
+            counts, sums = [0] * N_CODES, [0.0] * N_CODES
+            leads = tantivy.Query.term_query(self._schema, "kind", "lead")
+            found = self._searcher.aggregate(
+                leads,
+                {
+                    "codes": {
+                        "terms": {"field": "language", "size": 64},
+                        "aggs": {"length": {"sum": {"field": "head_length"}}},
+                    }
+                },
+            )
+            for bucket in found["codes"]["buckets"]:
+                code = int(bucket["key"])
+                counts[code] += int(bucket["doc_count"])
+                sums[code] += float(bucket["length"]["value"] or 0.0)
+            averages = []
+            for code in range(N_CODES):
+                peers = [code, 0] if code else range(N_CODES)
+                number = sum(counts[c] for c in peers)
+                averages.append(max(sum(sums[c] for c in peers) / number, 1e-9) if number else 1.0)
+            self._head_lengths = averages
+        return self._head_lengths
 
     def _boost(
         self,

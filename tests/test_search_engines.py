@@ -148,6 +148,38 @@ def test_both_engines_rank_alike(tmp_path: Path) -> None:
         )
 
 
+def test_both_engines_rank_an_arabic_store_alike(tmp_path: Path) -> None:
+    # The headline as a field of its own (bot.retrieval.HEADLINE_WEIGHT) in both: the page
+    # titled "lion" first for "what is the lion?", the profile of Bashar al-Assad for his birth.
+    articles = [
+        _article("lion", "أسد", "الأسد حيوان مفترس من فصيلة السنوريات يعيش في أفريقيا.", 1),
+        _article(
+            "assad",
+            "بشار الأسد",
+            "بشار الأسد رئيس سوريا منذ عام ألفين، ولد في دمشق ودرس طب العيون في لندن، وخلف "
+            "والده حافظ الأسد بعد وفاته.",
+            2,
+        ),
+        *(
+            _article(f"town-{n}", town, f"{town} مدينة فيها سوق قديم وميناء ومدارس.", 3)
+            for n, town in enumerate(("حلب", "حمص", "اللاذقية", "طرطوس"))
+        ),
+    ]
+    engines = []
+    for name in ENGINES:
+        engine = open_engine(name, tmp_path / name)
+        engine.add(articles)
+        engine.save(1)
+        engines.append(engine)
+    for question, first in (("ما هو الأسد؟", "lion"), ("متى ولد بشار الأسد؟", "assad")):
+        tantivy, own = (engine.search(question, as_of=JUNE_30) for engine in engines)
+        assert [h.article_id for h in tantivy.hits] == [h.article_id for h in own.hits]
+        assert own.hits[0].article_id == first
+        assert [h.score for h in tantivy.hits] == pytest.approx(
+            [h.score for h in own.hits], abs=0.03
+        )
+
+
 def test_idf_counts_articles_added_but_not_yet_saved(tmp_path: Path) -> None:
     engine = open_engine("tantivy", tmp_path)
     engine.add(ARTICLES[:2])
