@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from functools import lru_cache
 
 from bot import text
 from bot.lang import has_arabic
@@ -81,24 +82,29 @@ def wanted(question: str) -> AnswerType | None:
     return None
 
 
+@lru_cache(maxsize=4096)
+def _words_of(phrase: str) -> frozenset[str]:
+    """The words of a question or of a matched number, date or name; cached, as an excerpt
+    weighs every sentence against the same question, and the same figures recur."""
+    return frozenset(text.words(phrase))
+
+
 def holds(sentence: str, kind: AnswerType, question: str) -> bool:
     """Whether `sentence` holds an answer of `kind` that the question does not already give.
 
     A number or name that the question itself uses ("the 62nd home run") is not an answer.
     """
-    asked = set(text.words(question))
+    asked = _words_of(question)
     if kind is AnswerType.DATE and has_arabic(question):
         return any(
-            not set(text.words(match.group())) <= asked
+            not _words_of(match.group()) <= asked
             for match in _AR_DATE.finditer(text.normalize(sentence))
         )
     if kind is AnswerType.NUMBER:  # a year is a date, not a count
         return any(
-            not set(text.words(match.group())) <= asked
+            not _words_of(match.group()) <= asked
             for match in _NUMBER.finditer(_YEAR.sub(" ", sentence))
         )
     if kind is AnswerType.DATE:
-        return any(
-            not set(text.words(match.group())) <= asked for match in _DATE.finditer(sentence)
-        )
-    return any(not set(text.words(match.group())) <= asked for match in _NAME.finditer(sentence))
+        return any(not _words_of(match.group()) <= asked for match in _DATE.finditer(sentence))
+    return any(not _words_of(match.group()) <= asked for match in _NAME.finditer(sentence))
