@@ -17,7 +17,8 @@ of the process serving questions from the saved index (each measured in its own 
 CPU time of whole answers from a bot store of the same articles (a card's answer, More, the
 answer with all five excerpts; see `serve_answers`); then "answer shown" (the labelled
 answer on the top card, and on any of the top five cards, headline and excerpt as the user
-sees them) for dev, its tuning part and its held-out part; then the calibration of the
+sees them) for dev, its tuning part and its held-out part, and why the top card misses
+it (`misses_table`); then the calibration of the
 `found` threshold. newsqa texts are read at run time only.
 
 Held-out split: every third dev question (the 3rd, 6th, ...) was set aside before the
@@ -46,10 +47,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import boilerplate  # noqa: E402
+from bot import boilerplate, reading  # noqa: E402
 from bot.answer import card  # noqa: E402
 from bot.evaluation import add_typos, answer_shown  # noqa: E402
-from bot.models import Article, Hit  # noqa: E402
+from bot.models import Article, Hit, Result  # noqa: E402
 from bot.parsing import article_from_json  # noqa: E402
 from bot.passages import split_passages  # noqa: E402
 from bot.retrieval import FOUND_THRESHOLD, Retriever  # noqa: E402
@@ -524,6 +525,44 @@ def shown_table(served: dict[str, Scores], asked: list[Question], by_id: dict[st
     return "\n".join(rows)
 
 
+def misses_table(
+    served: dict[str, Scores], asked: list[Question], by_id: dict[str, Article]
+) -> str:
+    """Why the top card misses the answer, per part of dev: (a) the right article is first and
+    holds the answer among the sentences an excerpt may show, but the excerpt shows another;
+    (b) another article is first (split by whether the right one holds the answer); (c) the
+    right article is first but does not hold the answer word for word (a paraphrase)."""
+    dated = served["as of date"]
+    kinds = {
+        "shown": "answer shown",
+        "a": "(a) right article first, holds the answer, excerpt shows another sentence",
+        "b": "(b) another article first, the right one holds the answer",
+        "b-": "(b') another article first, the right one does not hold it word for word",
+        "c": "(c) right article first, does not hold the answer word for word",
+    }
+    counts = {kind: [0, 0, 0] for kind in kinds}
+    for i, question in enumerate(asked):
+        hits = [Hit.model_validate(plain) for plain in dated.hits[i]]
+        gold = by_id[question.gold_id]
+        text = " ".join([gold.headline, *reading.read(gold).sentences])
+        holds = answer_shown(
+            question.answer, Result(article_id=gold.id, headline="", excerpt=text, score=0.0)
+        )
+        if hits and answer_shown(
+            question.answer, card(by_id[hits[0].article_id], hits[0], question.text, dated.terms[i])
+        ):
+            kind = "shown"
+        elif hits and hits[0].article_id == question.gold_id:
+            kind = "a" if holds else "c"
+        else:
+            kind = "b" if holds else "b-"
+        for column in (0, 2 if question.held_out else 1):
+            counts[kind][column] += 1
+    rows = ["| top card | dev | tuning part | held-out part |", "|---|--:|--:|--:|"]
+    rows += [f"| {label} | {' | '.join(map(str, counts[kind]))} |" for kind, label in kinds.items()]
+    return "\n".join(rows)
+
+
 def table(systems: dict[str, dict[str, Scores]], notes: dict[str, str]) -> str:
     names = ["as of date", "as of date, 20% typos", "no dates"]
     header = "| system | " + " | ".join(f"{n}: @1 / @5 / MRR" for n in names)
@@ -605,7 +644,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         print("## Answer shown (as of each date)")
         print()
-        print(shown_table(ours, questions, {article.id: article for article in articles}))
+        by_id = {article.id: article for article in articles}
+        print(shown_table(ours, questions, by_id))
+        print()
+        print(misses_table(ours, questions, by_id))
         if not args.no_calibration:
             print()
             print("## Calibration of found (confidence of the top hit)")
