@@ -310,11 +310,12 @@ def cmd_push(settings: Settings, args: argparse.Namespace) -> int:
     """Send due digests through the Bot API, exactly once per chat and local day as always."""
     import asyncio
 
-    from bot.tg.app import build_bot
+    from bot.tg.app import build_bot, share_rate_budget
     from bot.tg.push import push_due
 
     async def push(desk: NewsDesk) -> dict[str, int]:
         async with build_bot(settings) as bot:
+            await share_rate_budget(bot, desk)  # with any replicas running on this store
             now = datetime.now(UTC)
             return await push_due(bot, desk, now, chat_id=args.chat, force=args.now)
 

@@ -325,3 +325,22 @@ async def test_a_press_after_the_question_was_deleted_has_no_reply_to_message(
     assert [m.reply_to_message is not None for m in messages] == [True, False]  # type: ignore[union-attr]
     callbacks, inline = botapi.unanswered()
     assert len(callbacks) == 2 and inline == []
+
+
+async def test_the_flood_limit_is_a_sliding_window_not_a_refilling_bucket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # RetryAfter with a timedelta, no warning
+    async with BotApiServer(messages_per_second=3) as server:
+        chat = server.private_chat(server.user("Carol"))
+        async with Bot(server.token, base_url=f"{server.base_url}/bot") as bot:
+            for n in range(3):
+                await bot.send_message(chat.id, f"burst {n}")
+            await asyncio.sleep(0.5)  # a bucket refilling 3/s would hold a message again
+            with pytest.raises(RetryAfter) as flood:
+                await bot.send_message(chat.id, "one more within the second")
+            assert flood.value.retry_after == dtm.timedelta(seconds=1)
+            await asyncio.sleep(1.0)  # the burst has left the window
+            await bot.send_message(chat.id, "next second")
+    statuses = [c.status for c in server.calls_to("sendMessage", chat.id)]
+    assert statuses == [200, 200, 200, 429, 200]

@@ -9,14 +9,17 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.service import NewsDesk
 from bot.settings import Settings
-from tests.botapi import BotApiServer
+from bot.tg.limiter import SharedRateLimiter
+from tests.botapi import BotApiServer, busiest_second
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-async def newsbot(botapi: BotApiServer, db: Path, *args: str) -> tuple[int, str, str]:
+async def newsbot(botapi: BotApiServer, db: Path | str, *args: str) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
     env |= {
         "TELEGRAM_BOT_TOKEN": botapi.token,
@@ -81,3 +84,33 @@ def test_push_and_run_without_a_token_say_which_variable_is_missing(tmp_path: Pa
         )  # fmt: skip
         assert done.returncode == 1
         assert "TELEGRAM_BOT_TOKEN" in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_push_beside_a_running_replica_sends_at_its_share_of_the_rate(
+    store_location: Path | str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    async with BotApiServer(messages_per_second=30) as botapi:
+        chats = [botapi.private_chat(botapi.user(f"Reader {i}")) for i in range(40)]
+        due = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M")
+        desk = NewsDesk.open(Settings(db=store_location))
+        running = SharedRateLimiter(replica="running bot")  # its heartbeats, as `newsbot run`'s
+        try:
+            for chat in chats:
+                desk.digests.subscribe(chat.id, due, "UTC")
+            await running.attach(desk.store)
+            pushing = asyncio.create_task(newsbot(botapi, store_location, "push"))
+            counted = set()
+            while not pushing.done():
+                counted.add(running.replicas)
+                await asyncio.sleep(0.05)
+            code, out, err = await pushing
+        finally:
+            await running.shutdown()
+            desk.close()
+    assert code == 0, err
+    assert out.strip() == "sent 40"
+    assert 2 in counted  # the push counted among the replicas while it ran
+    sends = botapi.calls_to("sendMessage")
+    assert {c.status for c in sends} == {200}
+    assert busiest_second(c.at for c in sends) <= 30 // 2  # its share, the replica's left

@@ -51,12 +51,13 @@ def test_heartbeats_count_live_replicas_and_forget_silent_ones(
     pair: tuple[Store, Store],
 ) -> None:
     a, b = pair
-    assert a.heartbeat("a", now=0.0, alive_within=10) == 1
-    assert b.heartbeat("b", now=1.0, alive_within=10) == 2
-    assert b.heartbeat("c", now=2.0, alive_within=10) == 3
-    assert a.heartbeat("a", now=11.5, alive_within=10) == 2  # b stopped beating at 1.0
+    assert a.heartbeat("a", now=0.0, alive_within=10) == {"a": 0.0}
+    assert b.heartbeat("b", now=1.0, alive_within=10) == {"a": 0.0, "b": 1.0}
+    assert len(b.heartbeat("c", now=2.0, alive_within=10)) == 3
+    assert a.heartbeat("a", now=11.5, alive_within=10) == {"a": 11.5, "c": 2.0}  # b: silent
+    assert a.alive(since=2.5) == {"a": 11.5}
     b.leave("c")
-    assert a.heartbeat("a", now=12.0, alive_within=10) == 1
+    assert a.heartbeat("a", now=12.0, alive_within=10) == {"a": 12.0}
 
 
 def article(article_id: str) -> Article:

@@ -58,12 +58,16 @@ class ReplicasTables(StoreBase):
 
     # -- heartbeats -----------------------------------------------------------------------------
 
-    def heartbeat(self, replica: str, now: float, alive_within: float) -> int:
+    def heartbeat(self, replica: str, now: float, alive_within: float) -> dict[str, float]:
         """Record that `replica` is alive at `now`; forget replicas silent for longer than
         `alive_within` seconds.
 
+        The replicas alive are read after the record is committed, so of two replicas
+        beating at once the later to commit sees the earlier (read inside the transaction,
+        each could miss the other's uncommitted row).
+
         Returns:
-            How many replicas are alive, this one included (at least 1).
+            The replicas alive, this one included, and when each was last heard from.
         """
         with self.transaction() as db:
             db.execute(
@@ -74,8 +78,15 @@ class ReplicasTables(StoreBase):
                 (replica, now),
             )
             db.execute("DELETE FROM replicas WHERE seen_at < ?", (now - alive_within,))
-            row = db.execute("SELECT COUNT(*) FROM replicas").fetchone()
-        return max(1, int(row[0]))
+        return self.alive(now - alive_within)
+
+    def alive(self, since: float) -> dict[str, float]:
+        """The replicas heard from at or after `since` (Unix seconds), and when."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, seen_at FROM replicas WHERE seen_at >= ?", (since,)
+            ).fetchall()
+        return {str(row[0]): float(row[1]) for row in rows}
 
     def leave(self, replica: str) -> None:
         """Forget `replica` at once (a clean shutdown), so the others take its share."""

@@ -134,7 +134,8 @@ def build_bot(
 ) -> ExtBot[None]:
     """A bot for digest pushes outside the Application (`newsbot push`); same limits.
 
-    Use it as `async with build_bot(settings) as bot: await push.push_due(bot, desk, now)`.
+    Use it as `async with build_bot(settings) as bot:`, then `await share_rate_budget(bot,
+    desk)` and `await push.push_due(bot, desk, now)`.
 
     Raises:
         ConfigError: no bot token.
@@ -154,13 +155,26 @@ def build_bot(
     )
 
 
+async def share_rate_budget(bot: ExtBot[Any], desk: NewsDesk) -> None:
+    """Count `bot` among the replicas on `desk`'s store that split Telegram's 30 messages/s
+    (bot.tg.limiter) until it shuts down; nothing if it paces with another limiter.
+
+    Every process that sends through the bot joins: `newsbot run` replicas and a
+    `newsbot push` beside them, which would otherwise send at the whole budget on top of
+    theirs.
+    """
+    limiter = bot.rate_limiter
+    if isinstance(limiter, SharedRateLimiter):
+        await limiter.attach(desk.store)
+
+
 def _rate_limiter() -> SharedRateLimiter:
     """Telegram's flood limits (30 messages/s, 20 a minute per group), retrying 429s.
 
-    The overall rate is paced one message every 1/30 s rather than "30 per second": a
+    The overall rate is paced evenly, a little under 30/s, rather than "30 per second": a
     burst of 30 leaves Telegram no slack for requests that arrive bunched up, and each
-    429 stops every send for retry_after seconds. Replicas on one database split the 30/s
-    between them (bot.tg.limiter).
+    429 stops every send for retry_after seconds. Replicas on one database split the
+    budget between them (bot.tg.limiter).
     """
     return SharedRateLimiter(messages_per_second=MESSAGES_PER_SECOND, max_retries=MAX_RETRIES)
 
@@ -221,7 +235,7 @@ async def _post_init(application: NewsApp) -> None:
     limiter = application.bot.rate_limiter
     if isinstance(limiter, SharedRateLimiter):
         data.replica = limiter.replica
-        await limiter.attach(data.desk.store)
+    await share_rate_budget(application.bot, data.desk)
     jobs.start(application)  # digests per chat, feed refreshes, retention
     for language in i18n.languages():
         await _describe(application, language)

@@ -142,7 +142,7 @@ async def _digest_job(context: NewsContext) -> None:
         return
     chat_id = job.chat_id
     desk = context.desk
-    subscription = desk.digests.subscription(chat_id)
+    subscription = await asyncio.to_thread(desk.digests.subscription, chat_id)
     if subscription is None or not subscription.active:
         return
     moved: list[int] = []
@@ -158,8 +158,7 @@ async def _digest_job(context: NewsContext) -> None:
         cancel_digest(application, chat_id)
         chat_id = new
     now = context.bot_data.clock()
-    current = desk.digests.subscription(chat_id)
-    still_due = current is not None and desk.digests.due(current, now) is not None
+    still_due = await asyncio.to_thread(_still_due, desk, chat_id, now)
     if outcome == push.TAKEN and still_due:
         # Claimed by an attempt that may have died (a crash, another process): look again
         # once its lease has run out.
@@ -172,6 +171,11 @@ async def _digest_job(context: NewsContext) -> None:
         _retry_later(application, chat_id, FAILED_RETRY_SECONDS)
         return
     schedule_digest(application, chat_id, after=now)
+
+
+def _still_due(desk: NewsDesk, chat_id: int, now: datetime) -> bool:
+    current = desk.digests.subscription(chat_id)
+    return current is not None and desk.digests.due(current, now) is not None
 
 
 def _retry_later(application: NewsApp, chat_id: int, seconds: float) -> None:

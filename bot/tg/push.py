@@ -1,7 +1,9 @@
 """Daily digest delivery over Telegram: claim, compose, render, send, record (exactly once).
 
 One delivery is a claim in the store (per chat and local day, with a lease), the send, and
-the record of what was sent. A crash between send and record leaves a claim that expires
+the record of what was sent. The store calls (durable commits, a round trip each on
+PostgreSQL) run in worker threads, so the event loop goes on sending and answering
+meanwhile. A crash between send and record leaves a claim that expires
 after `digest.claim_lease_seconds`; the digest is then sent again. So no digest is lost,
 and a duplicate is possible only for a chat whose send was in flight at the crash.
 """
@@ -66,7 +68,8 @@ async def push_due(
     Returns:
         How many chats ended with each outcome, e.g. {"sent": 980, "gone": 2, ...}.
     """
-    subscriptions = [s for s in desk.digests.active() if chat_id is None or s.chat_id == chat_id]
+    active = await asyncio.to_thread(desk.digests.active)
+    subscriptions = [s for s in active if chat_id is None or s.chat_id == chat_id]
     slots = asyncio.Semaphore(concurrency)
 
     async def one(subscription: Subscription) -> str:
@@ -98,6 +101,21 @@ async def deliver(
     Returns:
         One of SENT, EMPTY, NOT_DUE, TAKEN, GONE, FAILED.
     """
+    claimed = await asyncio.to_thread(_claim, desk, subscription, now, force)
+    if isinstance(claimed, str):
+        return claimed
+    digest = claimed
+    try:
+        return await _send_claimed(bot, desk, digest, on_move)
+    except Exception as exc:  # a bug must not stop the other chats, nor hold the claim
+        log.exception("chat %d: digest delivery crashed", digest.chat_id)
+        await asyncio.to_thread(desk.digests.failed, digest.chat_id, digest.day, repr(exc))
+        return FAILED
+
+
+def _claim(desk: NewsDesk, subscription: Subscription, now: datetime, force: bool) -> Digest | str:
+    """The store's part before the send (blocking): the claimed digest to send, or the
+    outcome when there is nothing to send (NOT_DUE, TAKEN, EMPTY)."""
     digests = desk.digests
     chat_id = subscription.chat_id
     due = digests.due(subscription, now)
@@ -111,28 +129,24 @@ async def deliver(
     if not digest.items and not desk.settings.digest.send_when_empty:
         digests.delivered(digest, [])
         return EMPTY
-    try:
-        return await _send_claimed(bot, desk, digest, on_move)
-    except Exception as exc:  # a bug must not stop the other chats, nor hold the claim
-        log.exception("chat %d: digest delivery crashed", digest.chat_id)
-        digests.failed(digest.chat_id, digest.day, repr(exc))
-        return FAILED
+    return digest
 
 
 async def _send_claimed(bot: Bot, desk: NewsDesk, digest: Digest, on_move: Moved | None) -> str:
     """Send a claimed digest and record the outcome; retries are bounded."""
     digests = desk.digests
-    reply = render.digest(digest, tr=translator(desk.languages.language(digest.chat_id)))
+    language = await asyncio.to_thread(desk.languages.language, digest.chat_id)
+    reply = render.digest(digest, tr=translator(language))
     reason = "no attempt"
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             message_ids = await send(bot, digest.chat_id, reply)
         except Forbidden as exc:
-            digests.chat_gone(digest.chat_id, digest.day, str(exc))
+            await asyncio.to_thread(digests.chat_gone, digest.chat_id, digest.day, str(exc))
             return GONE
         except ChatMigrated as exc:
             old, new = digest.chat_id, exc.new_chat_id
-            digests.chat_moved(old, new)  # the claim moves too: still ours
+            await asyncio.to_thread(digests.chat_moved, old, new)  # the claim moves too
             if on_move is not None:
                 on_move(old, new)
             digest = digest.model_copy(update={"chat_id": new})
@@ -158,10 +172,10 @@ async def _send_claimed(bot: Bot, desk: NewsDesk, digest: Digest, on_move: Moved
         except TelegramError as exc:
             reason = str(exc)
             break
-        digests.delivered(digest, message_ids)
+        await asyncio.to_thread(digests.delivered, digest, message_ids)
         return SENT
     log.error("chat %d: digest for %s failed: %s", digest.chat_id, digest.day, reason)
-    digests.failed(digest.chat_id, digest.day, reason)
+    await asyncio.to_thread(digests.failed, digest.chat_id, digest.day, reason)
     return FAILED
 
 
@@ -176,22 +190,23 @@ async def send_alerts(bot: Bot, desk: NewsDesk, now: datetime) -> dict[str, int]
     counts: Counter[str] = Counter()
     follows = desk.follows
     for alert in await asyncio.to_thread(follows.due_alerts, now):
-        if not follows.claim(alert, now):
+        if not await asyncio.to_thread(follows.claim, alert, now):
             counts[TAKEN] += 1
             continue
-        reply = render.alert(alert, tr=translator(desk.languages.language(alert.chat_id)))
+        language = await asyncio.to_thread(desk.languages.language, alert.chat_id)
+        reply = render.alert(alert, tr=translator(language))
         try:
             await send(bot, alert.chat_id, reply)
         except Forbidden as exc:
-            follows.chat_gone(alert, str(exc))
+            await asyncio.to_thread(follows.chat_gone, alert, str(exc))
             counts[GONE] += 1
             continue
         except TelegramError as exc:
             log.warning("chat %d: alert of story %d failed: %s", alert.chat_id, alert.story_id, exc)
-            follows.failed(alert, str(exc))
+            await asyncio.to_thread(follows.failed, alert, str(exc))
             counts[FAILED] += 1
             continue
-        follows.sent(alert)
+        await asyncio.to_thread(follows.sent, alert)
         counts[SENT] += 1
     if counts:
         log.info("alerts: %s", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

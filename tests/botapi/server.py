@@ -16,7 +16,7 @@ import json
 import math
 import re
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -263,8 +263,9 @@ class BotApiServer:
         ignore_allowed_updates: bool = False,
     ) -> None:
         """`messages_per_second` / `messages_per_minute_per_group` enforce Telegram's flood
-        limits (30/s overall, 20/min per group) on sends and edits, answering 429 with
-        retry_after beyond them; None (the default) enforces nothing.
+        limits (30/s overall, 20/min per group) on sends and edits, in any sliding window of a
+        second (a minute), answering 429 with retry_after beyond them; None (the default)
+        enforces nothing.
         `ignore_allowed_updates` delivers every kind of update (edits, channel posts) even
         to a bot that asked for fewer: harsher than Telegram, for soak tests."""
         self.token = token
@@ -1340,33 +1341,43 @@ def _checked_markup(markup: Any) -> JSON | None:
     return markup
 
 
+def busiest_second(times: Iterable[float], period: float = 1.0) -> int:
+    """The most of `times` (seconds) within any half-open `period` (t - period, t], the
+    window the flood limit counts in."""
+    ordered = sorted(times)
+    first, most = 0, 0
+    for last, t in enumerate(ordered):
+        while ordered[first] <= t - period:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
 class _Budget:
-    """A token bucket: `rate` messages per `period` seconds, with a burst of `rate`."""
+    """A sliding window: at most `rate` messages in any `period` seconds, as strict as
+    Telegram's "30 messages per second" read literally (a token bucket would let a sender
+    that paused send twice the rate in the next second)."""
 
     def __init__(self, rate: float, period: float) -> None:
-        self.capacity = rate
-        self.per_second = rate / period
-        self.tokens = rate
-        self.updated = time.monotonic()
+        self.rate = int(rate)
+        self.period = period
+        self.sent: deque[float] = deque()  # times of the sends within the last period
 
     @classmethod
     def per_second(cls, rate: float | None) -> _Budget | None:
         return cls(rate, 1.0) if rate else None
 
-    def _refill(self) -> None:
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.per_second)
-        self.updated = now
-
     def wait(self) -> int:
         """Whole seconds to wait before one more message fits (0: it fits now)."""
-        self._refill()
-        if self.tokens >= 1:
+        now = time.monotonic()
+        while self.sent and self.sent[0] <= now - self.period:
+            self.sent.popleft()
+        if len(self.sent) < self.rate:
             return 0
-        return max(1, math.ceil((1 - self.tokens) / self.per_second))
+        return max(1, math.ceil(self.sent[0] + self.period - now))
 
     def spend(self) -> None:
-        self.tokens -= 1
+        self.sent.append(time.monotonic())
 
 
 def _language_code(params: JSON) -> str:
