@@ -17,7 +17,7 @@ import pytest
 from telegram.error import RetryAfter
 
 from bot.store import Store
-from bot.tg.limiter import ALIVE_WITHIN, ARRIVAL_SLACK, Pacer, SharedRateLimiter, pace
+from bot.tg.limiter import ALIVE_WITHIN, ARRIVAL_SLACK, WINDOW, Pacer, SharedRateLimiter, pace
 from tests.botapi import busiest_second
 
 LIMIT = 30  # Telegram's: messages in any one second
@@ -69,6 +69,36 @@ def test_pacing_at_exactly_the_limit_would_be_refused_by_a_strict_second() -> No
     arrivals = [k / LIMIT for k in range(LIMIT + 1)]
     arrivals[0] += 0.01
     assert busiest_second(arrivals) == LIMIT + 1
+
+
+def _join_arrivals(rng: random.Random, peers: int, first_after: float) -> list[float]:
+    """Arrivals around a join: `peers` replicas at their share slow down when they count
+    the newcomer (within a join poll before its release at t=5), whose first send comes
+    `first_after` seconds after the release; every arrival wanders by less than the slack."""
+    arrivals: list[float] = []
+    starts = [rng.uniform(0, pace(LIMIT, peers)) for _ in range(peers)]
+    switches = [5.0 - rng.uniform(0, 0.1) for _ in range(peers)]
+    for t, switch in [*zip(starts, switches, strict=True), (5.0 + first_after, 0.0)]:
+        while t < 10:
+            arrivals.append(t + rng.uniform(0, ARRIVAL_SLACK * 0.99))
+            t += pace(LIMIT, peers if t < switch else peers + 1)
+    return arrivals
+
+
+@pytest.mark.parametrize("peers", [1, 2])
+def test_a_newcomer_starting_one_window_after_its_release_keeps_the_join_within_the_limit(
+    peers: int,
+) -> None:
+    rng = random.Random(peers)
+    assert max(busiest_second(_join_arrivals(rng, peers, WINDOW)) for _ in range(2000)) <= LIMIT
+
+
+def test_a_newcomer_starting_one_interval_after_its_release_could_go_over() -> None:
+    """Why the newcomer waits a whole window: the peers' sends at their old share still fill
+    the sliding second when it starts."""
+    rng = random.Random(2)
+    first = pace(LIMIT, 3)
+    assert max(busiest_second(_join_arrivals(rng, 2, first)) for _ in range(2000)) > LIMIT
 
 
 async def test_a_slower_pace_or_a_hold_applies_to_sends_already_waiting() -> None:
