@@ -172,15 +172,13 @@ class _Book:
         return {t for entries in self._days.values() for entry in entries for t in entry.terms}
 
     def learn(self, terms: Iterable[str]) -> None:
-        """Look up the idf of these stems at once (`vector` looks up only what is missing)."""
+        """Look up the idf of those of these stems not looked up yet, in one call."""
         missing = [t for t in terms if t not in self._weights]
         if missing:
             self._weights.update(self._idf(missing))
 
     def vector(self, terms: Mapping[str, int]) -> Vector:
-        missing = [t for t in terms if t not in self._weights]
-        if missing:
-            self._weights.update(self._idf(missing))
+        self.learn(terms)
         return weigh(terms, self._weights)
 
     def best(self, at: datetime, terms: Mapping[str, int]) -> int | None:

@@ -315,26 +315,8 @@ class TantivyRetriever:
             self._pending = _Pending()
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
-        """BM25 idf of each stem over the live passages, those not yet committed included.
-
-        Story grouping asks this for every new article's words, so a word's committed
-        document frequency and language are looked up once per reader (`_seen`).
-        """
-        pending = self._pending.df
-        assert pending is not None
-        everything = self._passages()
-        counts = self._codes()
-        found: dict[str, float] = {}
-        for term in terms:
-            seen = self._seen.get(term)
-            if seen is None:
-                code = language_code(_term_language(term))
-                seen = self._seen[term] = (int(self._searcher.doc_freq("terms", term)), code)
-            committed, code = seen
-            n = max(counts[code] + counts[0], 1) if code and counts[code] else everything
-            df = min(committed + pending[term], n)
-            found[term] = math.log1p((n - df + 0.5) / (df + 0.5))
-        return found
+        """BM25 idf of each stem over the live passages, those not yet committed included."""
+        return {term: self._idf(self._df(term), term) for term in terms}
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -405,11 +387,10 @@ class TantivyRetriever:
         """Live passages; for a term, those a word of its language is weighed among: of its
         language and of none (all when the store has none in it), as `LexicalIndex.peers`."""
         everything = max(int(self._searcher.num_docs) + self._pending.passages, 1)
-        language = _term_language(term) if term is not None else None
-        if language is None:
+        code = self._term_stats(term)[1] if term is not None else 0
+        if not code:
             return everything
         counts = self._codes()
-        code = language_code(language)
         return max(counts[code] + counts[0], 1) if counts[code] else everything
 
     def _codes(self) -> list[int]:
@@ -427,7 +408,16 @@ class TantivyRetriever:
     def _df(self, term: str) -> int:
         pending = self._pending.df
         assert pending is not None
-        return min(int(self._searcher.doc_freq("terms", term)) + pending[term], self._passages())
+        return min(self._term_stats(term)[0] + pending[term], self._passages())
+
+    def _term_stats(self, term: str) -> tuple[int, int]:
+        """A stem's committed document frequency and its language's code, looked up once
+        per reader (`_seen`): story grouping asks `idf` for every new article's words."""
+        seen = self._seen.get(term)
+        if seen is None:
+            frequency = int(self._searcher.doc_freq("terms", term))
+            seen = self._seen[term] = (frequency, language_code(_term_language(term)))
+        return seen
 
     def _idf(self, df: int, term: str | None = None) -> float:
         """BM25 idf among the passages `term` is weighed in (see `_passages`)."""
