@@ -16,6 +16,10 @@ whose body is missing or boilerplate it is all there is to match.
 Arabic words are indexed twice: by their stem and by a light stem (`bot.arabic.light_terms`),
 the latter weighing LIGHT_WEIGHT of its idf.
 
+The sentences of an Arabic article are kept too, each as the set of its term ids (stems and
+light stems, no counts or positions), so that retrieval can tell an article whose one sentence
+holds the question's words together from one that holds them apart (`sentence_scores`).
+
 Each article's language (`bot.lang`, from its headline and first lines) is kept per slot, so
 retrieval can prefer articles in the asker's language. Document frequencies and the average
 passage length are kept per language too: a question is scored with the statistics of its own
@@ -40,12 +44,12 @@ import numpy.typing as npt
 
 from bot import arabic, lang, text
 from bot.models import Article
-from bot.passages import split_passages
+from bot.passages import split_passages, split_sentences
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 7  # 4: Arabic text processing (bot.arabic); 5: language per article;
-# 6: document frequencies per language; 7: Arabic light stems
+FORMAT_VERSION = 8  # 4: Arabic text processing (bot.arabic); 5: language per article;
+# 6: document frequencies per language; 7: Arabic light stems; 8: sentences of Arabic articles
 INDEX_FILE = "index.npz"
 # BM25 parameters (the Robertson/Lucene defaults).
 K1 = 1.2
@@ -247,6 +251,12 @@ class LexicalIndex:
         self._h_terms: Ints = np.zeros(0, np.int32)
         self._h_tfs: Ints = np.zeros(0, np.int32)
         self._p_ordinal: Ints = np.zeros(0, np.int32)
+        # Sentences of the Arabic articles, CSR-like twice: slot s owns sentences
+        # s_slot[s]:s_slot[s+1], and sentence k owns the distinct term ids
+        # s_terms[s_indptr[k]:s_indptr[k+1]] (sorted; a sentence of stopwords only is left out).
+        self._s_slot: Ints = np.zeros(1, np.int32)
+        self._s_indptr: Ints = np.zeros(1, np.int32)
+        self._s_terms: Ints = np.zeros(0, np.int32)
         self._passages = _Field()
         self._stale_df = False
         self._alive: npt.NDArray[np.bool_] | None = None  # live passages, cached
@@ -388,6 +398,10 @@ class LexicalIndex:
         p_slot: list[int] = []
         p_ordinal: list[int] = []
         starts: list[int] = []
+        s_counts: list[int] = []  # sentences kept per article
+        s_sizes: list[int] = []  # distinct terms per sentence
+        s_terms: list[int] = []
+        found: list[int] = []  # language code of each article
         for offset, article in enumerate(batch):
             slot = first_slot + offset
             starts.append(first_passage + len(p_slot))
@@ -397,17 +411,26 @@ class LexicalIndex:
             # Added to each passage's counts as a list: Counter counts one in C, while
             # updating from a Counter runs a Python loop (and + builds a third Counter).
             headline_ids = list(headline.elements())
+            found.append(language_code(article_language(article)))
+            arabic_text = found[-1] == _ARABIC
+            kept = len(s_sizes)
             for passage in split_passages(article):
                 counts = self._count(passage.text, forms)
                 counts.update(headline_ids)
                 p_rows.add(first_passage + len(p_slot), counts)
                 p_slot.append(slot)
                 p_ordinal.append(passage.ordinal)
+                if arabic_text:
+                    for sentence in split_sentences(passage.text):
+                        held = sorted(self._count(sentence, []))
+                        if held:
+                            s_sizes.append(len(held))
+                            s_terms += held
+            s_counts.append(len(s_sizes) - kept)
             self._words.update(forms)  # once per article rather than once per passage
             self._slot_article.append(article.id)
             self._live[article.id] = slot
         n_terms = len(self._terms)
-        found = [language_code(article_language(article)) for article in batch]
         languages = np.array(found, np.uint8)
         codes = languages[np.array(p_slot, np.int64) - first_slot]
         self._passages.append(*p_rows.arrays(), codes, n_terms)
@@ -420,6 +443,11 @@ class LexicalIndex:
         self._h_indptr = np.concatenate([self._h_indptr, h_ends.astype(np.int32)])
         self._h_terms = np.concatenate([self._h_terms, h_terms])
         self._h_tfs = np.concatenate([self._h_tfs, h_tfs])
+        s_ends = self._s_slot[-1] + np.cumsum(s_counts, dtype=np.int32)
+        self._s_slot = np.concatenate([self._s_slot, s_ends.astype(np.int32)])
+        t_ends = self._s_indptr[-1] + np.cumsum(s_sizes, dtype=np.int32)
+        self._s_indptr = np.concatenate([self._s_indptr, t_ends.astype(np.int32)])
+        self._s_terms = np.concatenate([self._s_terms, np.array(s_terms, np.int32)])
         self._slot_alive = np.concatenate([self._slot_alive, np.ones(len(batch), bool)])
         self._p_slot = np.concatenate([self._p_slot, np.array(p_slot, np.int32)])
         self._p_ordinal = np.concatenate([self._p_ordinal, np.array(p_ordinal, np.int32)])
@@ -566,6 +594,38 @@ class LexicalIndex:
             np.add.at(scores, slots, match.idf[i] * tfs * (K1 + 1.0) / (tfs + norm[slots]))
         return scores
 
+    def sentence_scores(self, match: Match, slots: Sequence[int]) -> Floats:
+        """For each of `slots`, the idf mass of the query terms that its best sentence holds
+        together: the sum of `match.idf` over the terms one sentence holds, at most over its
+        sentences (0 for an article without sentences kept: see the module)."""
+        weights: dict[int, float] = {}
+        for term_id, idf in zip(match.term_ids, match.idf.tolist(), strict=True):
+            if term_id is not None:
+                weights[term_id] = max(idf, weights.get(term_id, 0.0))
+        found = np.zeros(len(slots))
+        if not weights:
+            return found
+        wanted = np.array(sorted(weights), np.int32)
+        worth = np.array([weights[term_id] for term_id in wanted.tolist()])
+        chosen = np.asarray(slots, np.int64)
+        lows, highs = self._s_slot[chosen], self._s_slot[chosen + 1]
+        has = highs > lows
+        if not has.any():
+            return found
+        lows, counts = lows[has], (highs - lows)[has]
+        # The sentences of the chosen slots in order, and the term entries of each.
+        sentences = np.repeat(lows - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        starts, ends = self._s_indptr[sentences], self._s_indptr[sentences + 1]
+        sizes = ends - starts
+        entries = self._s_terms[
+            np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+        ]
+        at = np.minimum(np.searchsorted(wanted, entries), len(wanted) - 1)
+        held = np.where(wanted[at] == entries, worth[at], 0.0)
+        per_sentence = np.add.reduceat(held, np.cumsum(sizes) - sizes)
+        found[has] = np.maximum.reduceat(per_sentence, np.cumsum(counts) - counts)
+        return found
+
     def _headline_norm(self) -> tuple[Ints, Floats]:
         """Each headline entry's slot, and each slot's K1 * (1 - B + B * length / average)."""
         self._passage_alive()  # drops the cache when articles changed
@@ -671,6 +731,9 @@ class LexicalIndex:
             "h_indptr": self._h_indptr,
             "h_terms": self._h_terms,
             "h_tfs": self._h_tfs,
+            "s_slot": self._s_slot,
+            "s_indptr": self._s_indptr,
+            "s_terms": self._s_terms,
             "slot_published": self._slot_published,
             "slot_language": self._slot_language,
             "p_slot": self._p_slot.astype(np.int32),
@@ -711,6 +774,12 @@ class LexicalIndex:
         self._h_terms = self._h_terms[kept_entries]
         self._h_tfs = self._h_tfs[kept_entries]
         self._h_indptr = np.concatenate([[0], np.cumsum(sizes[keep_slots])]).astype(np.int32)
+        counts = np.diff(self._s_slot)
+        kept_sentences = np.repeat(keep_slots, counts)
+        lengths = np.diff(self._s_indptr)
+        self._s_terms = self._s_terms[np.repeat(kept_sentences, lengths)]
+        self._s_indptr = np.concatenate([[0], np.cumsum(lengths[kept_sentences])]).astype(np.int32)
+        self._s_slot = np.concatenate([[0], np.cumsum(counts[keep_slots])]).astype(np.int32)
         self._slot_alive = np.ones(len(self._slot_article), bool)
         self._live = {article_id: slot for slot, article_id in enumerate(self._slot_article)}
         self._alive = None
@@ -749,6 +818,9 @@ class LexicalIndex:
         index._h_indptr = arrays["h_indptr"].astype(np.int32, copy=False)
         index._h_terms = arrays["h_terms"].astype(np.int32, copy=False)
         index._h_tfs = arrays["h_tfs"].astype(np.int32, copy=False)
+        index._s_slot = arrays["s_slot"].astype(np.int32, copy=False)
+        index._s_indptr = arrays["s_indptr"].astype(np.int32, copy=False)
+        index._s_terms = arrays["s_terms"].astype(np.int32, copy=False)
         index._slot_published = arrays["slot_published"].astype(np.float64, copy=False)
         index._slot_language = arrays["slot_language"].astype(np.uint8, copy=False)
         index._slot_alive = np.ones(len(index._slot_article), bool)
@@ -825,6 +897,9 @@ def _concat(parts: Sequence[tuple[Ints, Ints, Ints]]) -> tuple[Ints, Ints, Ints]
 def language_code(language: lang.Language | None) -> int:
     """The code a language is kept under in `LexicalIndex.slot_language` (0 for None)."""
     return 0 if language is None else 1 + lang.LANGUAGES.index(language)
+
+
+_ARABIC = language_code("ar")
 
 
 # The headline and the start of the text tell an article's script; reading on costs time.

@@ -15,7 +15,9 @@ on the engine:
   weighing LIGHT_WEIGHT), and an Arabic question skips the short-question rule and scores
   each candidate's headline as a field of its own (HEADLINE_WEIGHT; the average headline
   length per language is aggregated from the `head_length` of each article's first
-  passage), as in `bot.retrieval`;
+  passage), and its best SENTENCE_CANDIDATES candidates the terms one of their sentences
+  holds together (SENTENCE_WEIGHT; each Arabic passage stores its sentences' terms), as in
+  `bot.retrieval`;
 - the "found" confidence is the calibrated one: the idf share of the question's terms in
   the hit's best passage and headline (the passage's terms are stored), idf from tantivy's
   document frequencies among the passages of the word's language, as `bot.index` weighs
@@ -55,7 +57,7 @@ from bot.index import (
     language_code,
 )
 from bot.models import Article, Hit, QueryContext
-from bot.passages import split_passages
+from bot.passages import split_passages, split_sentences
 from bot.retrieval import (
     ASIDE,
     ASIDE_MIN_PASSAGES,
@@ -69,6 +71,8 @@ from bot.retrieval import (
     MIN_CORRECTABLE,
     MISSING_TERM,
     PHANTOM_SHARE,
+    SENTENCE_CANDIDATES,
+    SENTENCE_WEIGHT,
     SHORT_QUESTION,
     Search,
     _moment,
@@ -82,8 +86,10 @@ from bot.retrieval import (
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 2  # 2: each article's headline length, for the headline field of Arabic questions
+FORMAT = 3  # 2: each article's headline length, for the headline field of Arabic questions;
+# 3: the sentences of Arabic passages, for their words together (SENTENCE_WEIGHT)
 SUBDIR = "tantivy"
+_ARABIC = language_code("ar")
 WORDS_FILE = "words.tsv"
 # Best passages taken from each of the two searches (whole archive, last FADE_DAYS).
 CANDIDATE_PASSAGES = 100
@@ -110,6 +116,9 @@ def _schema() -> tantivy.Schema:
     builder.add_bytes_field("head", stored=True, indexed=False, fast=False)
     # On an article's first passage only: its headline's term count (see `_headline_averages`).
     builder.add_unsigned_field("head_length", stored=False, indexed=False, fast=True)
+    # On the passages of Arabic articles: the distinct terms of each sentence, space-separated,
+    # a line per sentence (see `_add_sentence_scores`).
+    builder.add_bytes_field("sentences", stored=True, indexed=False, fast=False)
     return builder.build()
 
 
@@ -236,6 +245,7 @@ class TantivyRetriever:
         for article in batch:
             published = int(article.published.timestamp()) if article.published else UNDATED
             language = language_code(article_language(article))
+            arabic_text = language == _ARABIC
             key = article_key(article.id)
             headline = self._terms(article.headline, stems)
             head = " ".join(headline).encode()
@@ -253,6 +263,8 @@ class TantivyRetriever:
                 doc.add_bytes("head", head)
                 if kind == "lead":
                     doc.add_unsigned("head_length", len(headline))
+                if arabic_text:
+                    doc.add_bytes("sentences", self._sentences(body, stems))
                 writer.add_document(doc)
                 pending.df.update(set(terms))
                 kind = "part"
@@ -271,12 +283,24 @@ class TantivyRetriever:
         found = [(passage.ordinal, passage.text) for passage in split_passages(article)]
         return found or [(0, "")]
 
-    def _terms(self, content: str, stems: dict[str, str | None]) -> list[str]:
-        """Index terms of `content` as `bot.index` makes them; counts its word forms."""
+    def _sentences(self, body: str, stems: dict[str, str | None]) -> bytes:
+        """The distinct terms of each sentence of a passage that holds any, a line each."""
+        lines = (
+            " ".join(sorted(set(self._terms(sentence, stems, count=False))))
+            for sentence in split_sentences(body)
+        )
+        return "\n".join(line for line in lines if line).encode()
+
+    def _terms(
+        self, content: str, stems: dict[str, str | None], *, count: bool = True
+    ) -> list[str]:
+        """Index terms of `content` as `bot.index` makes them; counts its word forms (unless
+        not `count`)."""
         forms = text.words(content)
-        words = self._pending.words
-        assert words is not None
-        words.update(forms)
+        if count:
+            words = self._pending.words
+            assert words is not None
+            words.update(forms)
         fresh = [form for form in dict.fromkeys(forms) if form not in stems]
         if fresh:
             for form, stemmed in zip(fresh, text.stems(fresh), strict=True):
@@ -477,6 +501,11 @@ class TantivyRetriever:
         plain = np.array([c.score for c in cands])
         bonus = freshness_bonus(np.array([c.days for c in cands]))
         fresh = plain + np.minimum(bonus, BONUS_CAP * np.maximum(plain, 0.0))
+        if language == "ar":  # see bot.retrieval.SENTENCE_WEIGHT
+            chosen = _top(fresh, SENTENCE_CANDIDATES)
+            together = self._sentence_scores([cands[i] for i in chosen], everything, weights)
+            plain[chosen] += SENTENCE_WEIGHT * together
+            fresh[chosen] += SENTENCE_WEIGHT * together
         languages = np.array([c.language for c in cands], np.uint8)
         asked, other = _by_language(language, languages, plain, fresh)
         query_set = set(everything)
@@ -623,6 +652,42 @@ class TantivyRetriever:
                 if head[term]:
                     score += float(weight) * head[term] * (K1 + 1) / (head[term] + norm)
             candidate.score += HEADLINE_WEIGHT * score
+
+    def _sentence_scores(
+        self, chosen: list[_Candidate], terms: Sequence[str], weights: np.ndarray
+    ) -> np.ndarray:
+        """For each candidate, the weight of `terms` that its best sentence holds together,
+        as `LexicalIndex.sentence_scores` finds it (0 for an article without sentences
+        kept); one search for the passages of all of them that hold any of the terms."""
+        worth: dict[str, float] = {}
+        for term, weight in zip(terms, weights.tolist(), strict=True):
+            worth[term] = max(weight, worth.get(term, 0.0))
+        found = np.zeros(len(chosen))
+        if not chosen:
+            return found
+        at = {
+            self._searcher.fast_field_values("key", [c.address])[0]: i for i, c in enumerate(chosen)
+        }
+        keys = [
+            (tantivy.Occur.Should, tantivy.Query.term_query(self._schema, "article", article_id))
+            for article_id in (str(self._stored(c.address).get_first("article")) for c in chosen)
+        ]
+        query = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, tantivy.Query.boolean_query(keys)),
+                (tantivy.Occur.Must, self._words_query(terms, [1.0] * len(terms))),
+            ]
+        )
+        hits = self._searcher.search(query, ARTICLE_PASSAGES, count=False).hits
+        addresses = [address for _, address in hits]
+        for key, address in zip(
+            self._searcher.fast_field_values("key", addresses), addresses, strict=True
+        ):
+            stored = bytes(self._stored(address).get_first("sentences") or b"").decode()
+            for line in stored.splitlines():
+                i = at[key]
+                found[i] = max(found[i], sum(worth.get(term, 0.0) for term in line.split()))
+        return found
 
     def _headline_averages(self) -> list[float]:
         """Per language code, the average headline length (terms) of the live articles of

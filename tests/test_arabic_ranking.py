@@ -1,8 +1,14 @@
-"""Ranking Arabic articles: light stems beside Snowball stems, and short Arabic questions."""
+"""Ranking Arabic articles: light stems beside Snowball stems, short Arabic questions, titles
+and the question's words together in one sentence."""
 
 from __future__ import annotations
 
-from bot import arabic, text
+from pathlib import Path
+
+import pytest
+
+from bot import arabic, retrieval, text
+from bot.index import LexicalIndex
 from bot.models import Article
 from bot.parsing import article_from_json
 from bot.retrieval import Retriever
@@ -134,3 +140,54 @@ def test_two_words_typed_without_the_space_before_the_article_are_read_apart() -
     # A word the index knows is left whole, and so is an unknown one without two known parts.
     assert retriever.search("متى ولد الإسكندر؟").corrections == {}
     assert arabic.split_joined("الاسكندرالاعظم", lambda word: word == "الاسكندر") is None
+
+
+def continents() -> list[Article]:
+    # Europe's page says "قارة" (continent) and "الأرض" more often, but apart; Asia's says
+    # "أكبر قارة في الأرض" in one sentence.
+    return [
+        article(
+            "asia",
+            "آسيا",
+            "آسيا أكبر قارة في الأرض وأكثرها سكانا. تقع آسيا شرق أوروبا، وتغطي جزءا كبيرا "
+            "من نصف الكرة الشمالي.",
+        ),
+        article(
+            "europe",
+            "أوروبا",
+            "أوروبا قارة في نصف الكرة الشمالي. صار اسم القارة جغرافيا، ويشمل أيضا الثقافة "
+            "والسياسة. أوروبا أكبر مصدر للسياح. تمتد القارة على جزء من الأرض الممتد غربا.",
+        ),
+        *(
+            article(f"city-{n}", city, f"{city} مدينة عربية كبيرة على ساحل البحر.")
+            for n, city in enumerate(("القاهرة", "بيروت", "تونس"))
+        ),
+    ]
+
+
+def test_the_article_whose_one_sentence_holds_the_question_comes_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    retriever = Retriever()
+    retriever.add(continents())
+    question = "ما اكبر قارة فى الارض؟"
+    assert top(retriever, question) == "asia"
+    monkeypatch.setattr(retrieval, "SENTENCE_WEIGHT", 0.0)
+    assert top(retriever, question) == "europe"  # by passages alone
+
+
+def test_sentences_are_kept_for_arabic_articles_across_save_and_removal(tmp_path: Path) -> None:
+    retriever = Retriever(index_dir=tmp_path)
+    english = article("english", "Asia", "Asia is the largest continent on Earth.")
+    retriever.add([*continents(), english])
+    retriever.remove(["city-0"])  # the saved index drops it and renumbers the others
+    retriever.save(1)
+    index = LexicalIndex.load(tmp_path)
+    words = text.content_words("اكبر قارة الارض")
+    match = index.match([*text.stems(words), *arabic.light_terms(words)])
+    slots = [index.slot(name) for name in ("asia", "europe", "city-1", "english")]
+    asia, europe, city, other = index.sentence_scores(match, [s for s in slots if s is not None])
+    assert asia == pytest.approx(float(match.idf.sum()))  # one sentence holds every term
+    assert 0 < europe < asia
+    assert city == 0 and other == 0  # no term of the question; an English article keeps none
+    assert top(Retriever(index), "ما اكبر قارة فى الارض؟") == "asia"

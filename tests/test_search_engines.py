@@ -281,3 +281,38 @@ def test_an_aside_in_a_roundup_ranks_below_the_story(name: EngineName, tmp_path:
     engine.add([roundup, story, *others])
     engine.save(1)
     assert _ids(engine, "Portwen lighthouse keeper retires")[:2] == ["story", "roundup"]
+
+
+def test_both_engines_rank_by_the_sentence_that_holds_the_question(tmp_path: Path) -> None:
+    # Asia's page holds "أكبر قارة في الأرض" in one sentence; Europe's holds the words more
+    # often, apart (bot.retrieval.SENTENCE_WEIGHT).
+    articles = [
+        _article(
+            "asia",
+            "آسيا",
+            "آسيا أكبر قارة في الأرض وأكثرها سكانا. تقع آسيا شرق أوروبا، وتغطي جزءا كبيرا "
+            "من نصف الكرة الشمالي.",
+            1,
+        ),
+        _article(
+            "europe",
+            "أوروبا",
+            "أوروبا قارة في نصف الكرة الشمالي. صار اسم القارة جغرافيا، ويشمل أيضا الثقافة "
+            "والسياسة. أوروبا أكبر مصدر للسياح. تمتد القارة على جزء من الأرض الممتد غربا.",
+            1,
+        ),
+        *(
+            _article(f"city-{n}", city, f"{city} مدينة عربية كبيرة على ساحل البحر.", 1)
+            for n, city in enumerate(("القاهرة", "بيروت", "تونس"))
+        ),
+    ]
+    results = []
+    for name in ENGINES:
+        engine = open_engine(name, tmp_path / name)
+        engine.add(articles)
+        engine.save(1)
+        results.append(engine.search("ما اكبر قارة فى الارض؟", as_of=JUNE_30))
+        engine.close()
+    tantivy, own = results
+    assert [h.article_id for h in tantivy.hits] == [h.article_id for h in own.hits]
+    assert own.hits[0].article_id == "asia"
