@@ -570,7 +570,7 @@ class LexicalIndex:
             np.concatenate([np.zeros(0, np.int32), *(docs for docs, _ in postings)]),
             weights=np.concatenate([np.zeros(0), *weights]),
             minlength=len(alive),
-        ).astype(np.float64)
+        ).astype(np.float64, copy=False)  # weighted counts are float64 already: no copy
         return Match(scores, idf, tuple(term_ids), tuple(postings))
 
     def headline_scores(self, match: Match) -> Floats:
@@ -671,11 +671,18 @@ class LexicalIndex:
         best = int(order[-1])
         return first + best, [bool(n) for n in counts[best]]
 
-    def best_passages(self, match: Match, slots: Sequence[int]) -> list[tuple[int, list[bool]]]:
-        """`best_passage` of each of `slots`, in order, worked out in one pass over their
-        passages (a search explains twenty hits: one by one, that was most of its time)."""
+    def best_passages(
+        self, match: Match, slots: Sequence[int]
+    ) -> tuple[Ints, npt.NDArray[np.bool_]]:
+        """`best_passage` of each of `slots`, worked out in one pass over their passages (a
+        search explains twenty hits: one by one, that was most of its time).
+
+        Returns:
+            The best passage id of each slot, in order, and which query terms (columns)
+            each (rows) or its headline holds.
+        """
         if not len(slots):
-            return []
+            return np.zeros(0, np.int64), np.zeros((0, len(match.postings)), bool)
         bounds = np.append(self._slot_start, self.n_passages)
         chosen = np.asarray(slots, np.int64)
         firsts, sizes = bounds[chosen], bounds[chosen + 1] - bounds[chosen]
@@ -700,7 +707,7 @@ class LexicalIndex:
         # Within each slot: the best body score, then full score, then the earlier passage.
         order = np.lexsort((-ids, match.scores[ids], body, group))
         best = order[np.cumsum(sizes) - 1]
-        return [(int(ids[row]), [bool(n) for n in counts[row]]) for row in best]
+        return ids[best], counts[best] > 0
 
     def _headline_counts(self, slot: int) -> dict[int, int]:
         low, high = self._h_indptr[slot], self._h_indptr[slot + 1]

@@ -69,7 +69,29 @@ class Reading:
 
 def read(article: Article) -> Reading:
     """The article's `Reading`, from the cache when the same text was read before."""
-    key = (
+    key = _key(article)
+    reading = _CACHE.get(key)
+    if reading is None:
+        reading = _reading(article)
+        _remember(key, reading)
+    else:
+        _CACHE.move_to_end(key)
+    return reading
+
+
+def is_read(article: Article) -> bool:
+    """Whether the article's text is in the cache (`read` costs nothing for it)."""
+    return _key(article) in _CACHE
+
+
+def remember(article: Article, reading: Reading) -> None:
+    """Cache `reading` as the article's (one made before, say at ingest: see
+    `bot.stored_reading`), so `read` need not split the article again."""
+    _remember(_key(article), reading)
+
+
+def _key(article: Article) -> tuple[object, ...]:
+    return (
         article.id,
         article.headline,
         article.caption,
@@ -77,15 +99,13 @@ def read(article: Article) -> Reading:
         tuple(article.body),
         tuple(article.subheadings),
     )
-    reading = _CACHE.get(key)
-    if reading is None:
-        reading = _reading(article)
-        _CACHE[key] = reading
-        if len(_CACHE) > CACHE_ARTICLES:
-            _CACHE.popitem(last=False)
-    else:
-        _CACHE.move_to_end(key)
-    return reading
+
+
+def _remember(key: tuple[object, ...], reading: Reading) -> None:
+    _CACHE[key] = reading
+    _CACHE.move_to_end(key)
+    if len(_CACHE) > CACHE_ARTICLES:
+        _CACHE.popitem(last=False)
 
 
 def clear_cache() -> None:

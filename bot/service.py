@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot import boilerplate
+from bot import boilerplate, reading, stored_reading
 from bot.answer import card, complete
 from bot.changes import ChangeFeed, stamp_now
 from bot.digest import Digest, compose_stories, pick_stories
@@ -321,7 +321,9 @@ class NewsDesk:
                 self._reindex(sorted(found))
             else:
                 stale |= found
-            self.retriever.add(self._stripped(changed, keys))
+            stripped = self._stripped(changed, keys)
+            self.retriever.add(stripped)
+            self.store.save_readings(stored_reading.made(stripped))
             self._group(changed)
         return bool(changed)
 
@@ -342,6 +344,14 @@ class NewsDesk:
             for a in articles
         ]
 
+    def _readable(self, article: Article) -> Article:
+        """The article as excerpts read it (boilerplate stripped), its reading made at
+        ingest put in the reading cache when it is still the article's (bot.stored_reading)."""
+        stripped = self._stripped([article])[0]
+        if not reading.is_read(stripped):
+            stored_reading.recall([stripped], self.store.readings([article.id]))
+        return stripped
+
     def _learn_boilerplate(self, changed: Sequence[Article]) -> set[str]:
         """Count the new articles' paragraphs; returns the ids of the articles of their
         sources that hold a paragraph which has just become boilerplate (to re-index, so
@@ -359,9 +369,10 @@ class NewsDesk:
     def _reindex(self, article_ids: Iterable[str]) -> None:
         """Index these stored articles again, as the boilerplate known now strips them."""
         for batch in _batches(article_ids, INGEST_BATCH):
-            again = list(self.store.get_many(batch).values())
+            again = self._stripped(list(self.store.get_many(batch).values()))
             if again:
-                self.retriever.add(self._stripped(again))
+                self.retriever.add(again)
+                self.store.save_readings(stored_reading.made(again))
 
     def _group(self, articles: Sequence[Article]) -> None:
         """Put new or changed articles into stories, with the index's idf (see bot.stories).
@@ -565,7 +576,7 @@ class NewsDesk:
                 continue
             later = excerpts is not None and len(results) >= excerpts
             if not later:
-                article = self._stripped([article])[0]
+                article = self._readable(article)
             results.append(card(article, hit, search.question, search.terms, later=later))
         return results
 
@@ -577,7 +588,7 @@ class NewsDesk:
         article = self.store.get(result.article_id)
         if article is None:
             return result.model_copy(update={"pending": None})
-        return complete(result, self._stripped([article])[0])
+        return complete(result, self._readable(article))
 
     def result(self, article_id: str, question: str | None = None) -> Result | None:
         """The card of one article: the excerpt that best matches `question`, else its lead."""
@@ -588,8 +599,8 @@ class NewsDesk:
             search = self._search(clean_question(question), as_of=None, limit=20)
             for hit in search.hits:
                 if hit.article_id == article_id:
-                    return card(self._stripped([article])[0], hit, search.question, search.terms)
-        return card(self._stripped([article])[0], None)  # no question: the lead
+                    return card(self._readable(article), hit, search.question, search.terms)
+        return card(self._readable(article), None)  # no question: the lead
 
     def article(self, article_id: str) -> Article | None:
         return self.store.get(article_id)

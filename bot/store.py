@@ -11,6 +11,7 @@ from bot.tables.connection import open_database
 from bot.tables.feedback import FeedbackTables
 from bot.tables.feeds import FeedsTables
 from bot.tables.follows import FollowsTables
+from bot.tables.readings import ReadingsTables
 from bot.tables.replicas import ReplicasTables
 from bot.tables.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from bot.tables.stories import StoriesTables
@@ -25,6 +26,7 @@ class Store(
     FeedbackTables,
     FeedsTables,
     FollowsTables,
+    ReadingsTables,
     ReplicasTables,
     StoriesTables,
 ):

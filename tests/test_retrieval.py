@@ -250,3 +250,25 @@ def test_an_index_built_in_several_adds_equals_one_built_at_once(
         assert one.files == other.files
         for name in one.files:
             assert np.array_equal(one[name], other[name], equal_nan=True), name
+
+
+def test_the_aside_discount_is_that_of_each_article_s_best_and_second_passage() -> None:
+    """Checked against its definition, article by article, on random scores with ties."""
+    from bot.retrieval import ASIDE, ASIDE_MIN_PASSAGES, ASIDE_RATIO, _aside_discounted
+
+    rng = np.random.default_rng(7)
+    sizes = rng.integers(1, 12, 400)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int32)
+    scores = np.round(rng.exponential(3.0, int(sizes.sum())), 1)  # rounded: ties happen
+    scores[rng.random(len(scores)) < 0.5] = 0.0
+    expected = []
+    for start, size in zip(starts, sizes, strict=True):
+        own = sorted(scores[start : start + size], reverse=True)
+        best = own[0]
+        second = max([s for s in own if s < best], default=0.0)
+        aside = size >= ASIDE_MIN_PASSAGES and second < ASIDE_RATIO * best
+        expected.append(ASIDE * best if aside else best)
+    slot_of = np.repeat(np.arange(len(sizes)), sizes)
+    found = _aside_discounted(scores, starts, slot_of)
+    assert found.tolist() == expected
+    assert (found < np.maximum.reduceat(scores, starts)).any()  # some are asides

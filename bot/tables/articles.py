@@ -105,6 +105,7 @@ class ArticlesTables(StoreBase):
                 cursor = db.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
                 removed += cursor.rowcount
                 db.execute(f"DELETE FROM paragraphs WHERE article_id IN ({marks})", chunk)
+                db.execute(f"DELETE FROM readings WHERE article_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM story_articles WHERE article_id IN ({marks})", chunk)
             if removed:
                 self._bump_generation(db)

@@ -190,6 +190,15 @@ MIGRATIONS: tuple[str | Callable[[Database], None], ...] = (
         SELECT MAX(id) AS m FROM stories UNION ALL SELECT MAX(story_id) FROM story_articles
     ) AS known
     """,
+    # 13: each article's reading made at ingest (bot.stored_reading), under the key of the
+    # text and code it was made from. Articles stored before have none: read when asked.
+    """
+    CREATE TABLE readings (
+        article_id TEXT PRIMARY KEY,
+        key        TEXT NOT NULL,
+        reading    TEXT NOT NULL      -- JSON: sentences, folded sentences, passage ordinals
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
