@@ -626,6 +626,56 @@ class LexicalIndex:
         found[has] = np.maximum.reduceat(per_sentence, np.cumsum(counts) - counts)
         return found
 
+    def body_top_two(
+        self, match: Match, slots: Sequence[int] | npt.NDArray[np.int64]
+    ) -> tuple[Floats, Floats, Ints]:
+        """Per slot of `slots`: the BM25 of its best and of its second-best passage on their
+        own text (the headline's terms taken out, as `best_passage` weighs them: they count
+        in every passage of an article), and its number of passages."""
+        if not len(slots):
+            empty = np.zeros(0)
+            return empty, empty, np.zeros(0, np.int32)
+        _, group, sizes, _, body = self._own_scores(match, np.asarray(slots, np.int64))
+        ends = np.cumsum(sizes)
+        starts = ends - sizes
+        top = np.maximum.reduceat(body, starts)
+        second = np.maximum.reduceat(np.where(body >= top[group], 0.0, body), starts)
+        # A slot of one passage has no second one.
+        second = np.where(sizes > 1, second, 0.0)
+        return top, second, sizes.astype(np.int32)
+
+    def _own_scores(
+        self, match: Match, chosen: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], Ints, Floats]:
+        """For the passages of the slots `chosen` (each has at least one): their ids, the
+        index in `chosen` of their slot, the slots' sizes, the query terms' counts (with the
+        headline's) and the BM25 on the passage's own text (without the headline's)."""
+        bounds = np.append(self._slot_start, self.n_passages)
+        firsts, sizes = bounds[chosen], bounds[chosen + 1] - bounds[chosen]
+        group = np.repeat(np.arange(len(chosen)), sizes)
+        ids = firsts[group] + np.arange(len(group)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        counts = np.zeros((len(ids), len(match.postings)), np.int32)
+        for i, (docs, tfs) in enumerate(match.postings):
+            if len(docs):
+                at = np.minimum(np.searchsorted(docs, ids), len(docs) - 1)
+                held = docs[at] == ids
+                counts[held, i] = tfs[at[held]]
+        # The chosen slots' headline entries, and each one's row in `chosen`.
+        lows, highs = self._h_indptr[chosen], self._h_indptr[chosen + 1]
+        spans = highs - lows
+        rows = np.repeat(np.arange(len(chosen)), spans)
+        entries = np.repeat(lows - np.cumsum(spans) + spans, spans) + np.arange(spans.sum())
+        head_terms, head_tfs = self._h_terms[entries], self._h_tfs[entries]
+        headline = np.zeros((len(chosen), len(match.postings)), np.int32)
+        for i, term_id in enumerate(match.term_ids):
+            if term_id is not None:
+                hit = head_terms == term_id
+                headline[rows[hit], i] = head_tfs[hit]
+        own = np.maximum(counts - headline[group], 0)
+        norm = self._passages.norm(self._passage_alive())[ids, None]
+        body = (match.idf * own * (K1 + 1.0) / (own + norm)).sum(axis=1)
+        return ids, group, sizes, counts, body
+
     def _headline_norm(self) -> tuple[Ints, Floats]:
         """Each headline entry's slot, and each slot's K1 * (1 - B + B * length / average)."""
         self._passage_alive()  # drops the cache when articles changed
@@ -673,7 +723,7 @@ class LexicalIndex:
 
     def best_passages(
         self, match: Match, slots: Sequence[int]
-    ) -> tuple[Ints, npt.NDArray[np.bool_]]:
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
         """`best_passage` of each of `slots`, worked out in one pass over their passages (a
         search explains twenty hits: one by one, that was most of its time).
 
@@ -683,27 +733,7 @@ class LexicalIndex:
         """
         if not len(slots):
             return np.zeros(0, np.int64), np.zeros((0, len(match.postings)), bool)
-        bounds = np.append(self._slot_start, self.n_passages)
-        chosen = np.asarray(slots, np.int64)
-        firsts, sizes = bounds[chosen], bounds[chosen + 1] - bounds[chosen]
-        group = np.repeat(np.arange(len(chosen)), sizes)
-        ids = firsts[group] + np.arange(len(group)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        counts = np.zeros((len(ids), len(match.postings)), np.int32)
-        for i, (docs, tfs) in enumerate(match.postings):
-            if len(docs):
-                at = np.minimum(np.searchsorted(docs, ids), len(docs) - 1)
-                held = docs[at] == ids
-                counts[held, i] = tfs[at[held]]
-        headline = np.array(
-            [
-                [counts_of.get(t, 0) if t is not None else 0 for t in match.term_ids]
-                for counts_of in map(self._headline_counts, chosen.tolist())
-            ],
-            np.int32,
-        ).reshape(len(chosen), len(match.postings))
-        own = np.maximum(counts - headline[group], 0)
-        norm = self._passages.norm(self._passage_alive())[ids, None]
-        body = (match.idf * own * (K1 + 1.0) / (own + norm)).sum(axis=1)
+        ids, group, sizes, counts, body = self._own_scores(match, np.asarray(slots, np.int64))
         # Within each slot: the best body score, then full score, then the earlier passage.
         order = np.lexsort((-ids, match.scores[ids], body, group))
         best = order[np.cumsum(sizes) - 1]

@@ -60,6 +60,7 @@ from bot.models import Article, Hit, QueryContext
 from bot.passages import split_passages, split_sentences
 from bot.retrieval import (
     ASIDE,
+    ASIDE_CANDIDATES,
     ASIDE_MIN_PASSAGES,
     ASIDE_RATIO,
     BONUS_CAP,
@@ -95,6 +96,10 @@ WORDS_FILE = "words.tsv"
 CANDIDATE_PASSAGES = 100
 # Passages of one hit article read to choose its excerpt passage.
 ARTICLE_PASSAGES = 1_000
+# The aside test (see `_discount_asides`) reads each leading candidate on its best
+# ASIDE_PASSAGES passages by full BM25 (the headline's share is about the same in every
+# passage of an article, so the best on their own text are among them).
+ASIDE_PASSAGES = 3
 COMMIT_PASSAGES = 200_000
 WRITER_HEAP = 64_000_000
 STEM_CACHE = 500_000  # word forms whose stems are kept between adds (emptied when passed)
@@ -488,11 +493,11 @@ class TantivyRetriever:
         ]
         moment = int(_moment(as_of))
         found = self._candidates(everything, boosts, moment)
-        self._discount_asides(found, everything, boosts)
+        weights = self._weights(everything, boosts)
+        self._discount_asides(found, everything, boosts, weights)
         if context is not None and context.article_id is not None:
             self._boost(found, everything, boosts, moment, context.article_id)
         limit = max(limit, 1)
-        weights = self._weights(everything, boosts)
         language = lang.detect(question)
         if language == "ar":  # see bot.retrieval.HEADLINE_WEIGHT
             self._add_headline_scores(found, everything, weights)
@@ -614,20 +619,36 @@ class TantivyRetriever:
         return found
 
     def _discount_asides(
-        self, found: dict[str, _Candidate], terms: Sequence[str], boosts: Sequence[float]
+        self,
+        found: dict[str, _Candidate],
+        terms: Sequence[str],
+        boosts: Sequence[float],
+        weights: np.ndarray,
     ) -> None:
-        """An article of ASIDE_MIN_PASSAGES passages or more whose second-best passage
-        scores under ASIDE_RATIO of its best matches in one place only: it scores ASIDE of
-        its best passage (see `bot.retrieval.ASIDE_RATIO`)."""
+        """An article of ASIDE_MIN_PASSAGES passages or more whose second-best passage, on
+        its own text (the headline's words taken out), scores under ASIDE_RATIO of its best
+        one matches in one place only: it scores ASIDE of its best passage (see
+        `bot.retrieval.ASIDE_RATIO`). Read for the best ASIDE_CANDIDATES candidates by score
+        and by score with freshness (the discount only lowers an article), on their
+        ASIDE_PASSAGES best passages."""
         words = self._words_query(terms, boosts)
-        for candidate in found.values():
-            if candidate.second >= ASIDE_RATIO * candidate.score:
-                continue  # two of its passages match: not an aside
+        cands = list(found.values())
+        plain = np.array([c.score for c in cands])
+        bonus = np.minimum(freshness_bonus(np.array([c.days for c in cands])), BONUS_CAP * plain)
+        lead = dict.fromkeys(_top(plain, ASIDE_CANDIDATES) + _top(plain + bonus, ASIDE_CANDIDATES))
+        for candidate in (cands[i] for i in lead):
             article_id = str(self._stored(candidate.address).get_first("article"))
             query = self._of_article(article_id, words)
-            top = self._searcher.search(query, 2, count=False).hits
-            second = float(top[1][0]) if len(top) > 1 else 0.0
-            if second >= ASIDE_RATIO * candidate.score:
+            hits = self._searcher.search(query, ASIDE_PASSAGES, count=False).hits
+            if len(hits) < 2:
+                # One passage holds the question's words: an aside if the article is long.
+                body = [1.0, 0.0]
+            else:
+                body = sorted(
+                    _body_scores([self._stored(a) for _, a in hits], terms, weights),
+                    reverse=True,
+                )
+            if body[1] >= ASIDE_RATIO * body[0]:
                 continue
             every = tantivy.Query.term_query(self._schema, "article", article_id)
             if _count(self._searcher, every) >= ASIDE_MIN_PASSAGES:
@@ -814,24 +835,36 @@ class TantivyRetriever:
         query = self._of_article(article_id, self._words_query(terms, [1.0] * len(terms)))
         hits = self._searcher.search(query, ARTICLE_PASSAGES, count=False).hits
         docs = [(float(score), self._stored(address)) for score, address in hits or [(0.0, seed)]]
-        parts = [(score, doc, str(doc.get_first("terms")).split()) for score, doc in docs]
-        # BM25's length norm against the average of these passages: only they are compared.
-        average = max(sum(len(full) for _, _, full in parts) / len(parts), 1.0)
+        bodies = _body_scores([doc for _, doc in docs], terms, weights)
         best: tuple[float, float, int, set[str]] | None = None
-        for score, doc, full in parts:
-            head = Counter(bytes(doc.get_first("head") or b"").decode().split())
-            counts = Counter(full)
-            norm = K1 * (1 - B + B * len(full) / average)
-            body = 0.0
-            for term, weight in zip(terms, weights, strict=True):
-                own_count = max(counts[term] - head[term], 0)
-                body += weight * own_count * (K1 + 1) / (own_count + norm)
+        for (score, doc), body in zip(docs, bodies, strict=True):
             ordinal = int(doc.get_first("ordinal") or 0)
-            rank = (body, score, -ordinal, set(counts))
+            rank = (body, score, -ordinal, set(str(doc.get_first("terms")).split()))
             if best is None or rank[:3] > best[:3]:
                 best = rank
         assert best is not None
         return -best[2], best[3], article_id
+
+
+def _body_scores(
+    docs: Sequence[tantivy.Document], terms: Sequence[str], weights: np.ndarray
+) -> list[float]:
+    """BM25 of passages of one article on their own text (the headline's terms taken out),
+    `weights` per term; the length norm against the average of these passages, as only
+    they are compared."""
+    parts = [str(doc.get_first("terms")).split() for doc in docs]
+    average = max(sum(len(full) for full in parts) / max(len(parts), 1), 1.0)
+    scores = []
+    for doc, full in zip(docs, parts, strict=True):
+        head = Counter(bytes(doc.get_first("head") or b"").decode().split())
+        counts = Counter(full)
+        norm = K1 * (1 - B + B * len(full) / average)
+        body = 0.0
+        for term, weight in zip(terms, weights, strict=True):
+            own_count = max(counts[term] - head[term], 0)
+            body += float(weight) * own_count * (K1 + 1) / (own_count + norm)
+        scores.append(body)
+    return scores
 
 
 def _by_language(

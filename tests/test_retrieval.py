@@ -252,23 +252,49 @@ def test_an_index_built_in_several_adds_equals_one_built_at_once(
             assert np.array_equal(one[name], other[name], equal_nan=True), name
 
 
-def test_the_aside_discount_is_that_of_each_article_s_best_and_second_passage() -> None:
-    """Checked against its definition, article by article, on random scores with ties."""
-    from bot.retrieval import ASIDE, ASIDE_MIN_PASSAGES, ASIDE_RATIO, _aside_discounted
+def test_the_aside_test_reads_each_article_s_best_and_second_passage_on_its_own_text() -> None:
+    """`body_top_two` checked against its definition, article by article: BM25 of each
+    passage with the headline's counts taken out, then the best and second-best of each."""
+    from bot.index import K1, LexicalIndex
 
     rng = np.random.default_rng(7)
-    sizes = rng.integers(1, 12, 400)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int32)
-    scores = np.round(rng.exponential(3.0, int(sizes.sum())), 1)  # rounded: ties happen
-    scores[rng.random(len(scores)) < 0.5] = 0.0
-    expected = []
-    for start, size in zip(starts, sizes, strict=True):
-        own = sorted(scores[start : start + size], reverse=True)
-        best = own[0]
-        second = max([s for s in own if s < best], default=0.0)
-        aside = size >= ASIDE_MIN_PASSAGES and second < ASIDE_RATIO * best
-        expected.append(ASIDE * best if aside else best)
-    slot_of = np.repeat(np.arange(len(sizes)), sizes)
-    found = _aside_discounted(scores, starts, slot_of)
-    assert found.tolist() == expected
-    assert (found < np.maximum.reduceat(scores, starts)).any()  # some are asides
+    vocabulary = ["harbour", "ferry", "storm", "keeper", "lamp", "bridge", "council", "tide"]
+
+    def sentence() -> str:
+        words = rng.choice([*vocabulary, "the", "quiet", "morning", "market"], 12)
+        return " ".join(words).capitalize() + "."
+
+    articles = [
+        Article(
+            id=f"a{n}",
+            headline=" ".join(rng.choice(vocabulary, 3)).capitalize(),
+            body=[" ".join(sentence() for _ in range(8)) for _ in range(int(rng.integers(1, 9)))],
+        )
+        for n in range(40)
+    ]
+    index = LexicalIndex()
+    index.add(articles)
+    match = index.match(["harbour", "keeper", "tide", "storm"])
+    slots = list(range(len(articles)))
+    top, second, sizes = index.body_top_two(match, slots)
+    norm = index._passages.norm(index._passage_alive())
+    bounds = np.append(index.slot_start, index.n_passages)
+    for slot in slots:
+        first, end = int(bounds[slot]), int(bounds[slot + 1])
+        head = index._headline_counts(slot)
+        own = np.maximum(
+            match.counts(first, end)
+            - [head.get(t, 0) if t is not None else 0 for t in match.term_ids],
+            0,
+        )
+        body = sorted(
+            (match.idf * own * (K1 + 1.0) / (own + norm[first:end, None])).sum(axis=1),
+            reverse=True,
+        )
+        best = body[0]
+        rest = max([b for b in body if b < best], default=0.0)
+        assert sizes[slot] == end - first
+        assert top[slot] == pytest.approx(best)
+        assert second[slot] == pytest.approx(rest if end - first > 1 else 0.0)
+    # The headline's words were taken out: on full scores best passages score more.
+    assert (top < np.maximum.reduceat(match.scores, index.slot_start) - 1e-9).any()

@@ -316,3 +316,38 @@ def test_both_engines_rank_by_the_sentence_that_holds_the_question(tmp_path: Pat
     tantivy, own = results
     assert [h.article_id for h in tantivy.hits] == [h.article_id for h in own.hits]
     assert own.hits[0].article_id == "asia"
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_an_aside_is_found_when_the_roundups_headline_names_it(
+    name: EngineName, tmp_path: Path
+) -> None:
+    # The roundup's headline names the item, and a headline's words count in every passage:
+    # on full scores each of its passages matches "Portwen lighthouse keeper" (6.1 against the
+    # item's 15.5, over 0.3 of it), so the item did not read as an aside and the roundup
+    # ranked first. On their own text only the item matches.
+    aside = (
+        "The Portwen lighthouse keeper retires: after forty years the lighthouse keeper of "
+        "Portwen hands the lighthouse keys to the coastguard, and the keeper retires to a "
+        "cottage by the lighthouse, with nothing more said of the keeper in this roundup."
+    )
+    roundup = Article(
+        id="roundup",
+        headline="Portwen lighthouse keeper and four other things to know today",
+        body=[_FILLER[0], _FILLER[1], aside, *_FILLER[2:]],
+        published=datetime(2022, 6, 28, 12, tzinfo=UTC),
+    )
+    story = _article(
+        "story",
+        "Keeper leaves Portwen light",
+        "The keeper of the Portwen lighthouse retires this summer, the harbour board said; a "
+        "new automatic lamp will replace the old one and the keeper's house will be sold.",
+        27,
+    )
+    others = [
+        _article(f"note{i}", f"Weather note {i}", _FILLER[i % 6], 1 + i % 20) for i in range(60)
+    ]
+    engine = open_engine(name, tmp_path)
+    engine.add([roundup, story, *others])
+    engine.save(1)
+    assert _ids(engine, "Portwen lighthouse keeper retires")[:2] == ["story", "roundup"]
