@@ -568,7 +568,11 @@ class NewsDesk:
         self, hits: Sequence[Hit], search: Search, excerpts: int | None = None
     ) -> list[Result]:
         """The results of `hits`: the first `excerpts` (None: all) with their excerpt."""
-        articles = self.store.get_many([hit.article_id for hit in hits])
+        ids = [hit.article_id for hit in hits]
+        first = len(ids) if excerpts is None else excerpts
+        # Those shown later need no text now (`complete` reads their article then).
+        articles = self.store.get_many(ids[first:], text=False)
+        articles.update(self.store.get_many(ids[:first]))
         results: list[Result] = []
         for hit in hits:
             article = articles.get(hit.article_id)
@@ -576,6 +580,8 @@ class NewsDesk:
                 continue
             later = excerpts is not None and len(results) >= excerpts
             if not later:
+                if hit.article_id in ids[first:]:  # one before it was deleted meanwhile
+                    article = self.store.get(hit.article_id) or article
                 article = self._readable(article)
             results.append(card(article, hit, search.question, search.terms, later=later))
         return results

@@ -119,3 +119,16 @@ def test_a_deleted_article_leaves_no_reading(desk: NewsDesk) -> None:
     assert desk.store.readings(["herald-1"])
     desk.store.delete(["herald-1"])
     assert desk.store.readings(["herald-1"]) == {}
+
+
+def test_results_shown_later_are_read_without_their_text_until_shown(desk: NewsDesk) -> None:
+    headers = desk.store.get_many(["herald-1"], text=False)["herald-1"]
+    full = desk.store.get("herald-1")
+    assert full is not None and headers.body == [] and full.body
+    assert headers == full.model_copy(update={"body": [], "summary": [], "subheadings": []})
+    several = 0
+    for question in QUESTIONS + [f"What about the {topic}?" for topic in TOPICS]:
+        card = desk.ask(question, excerpts=1)
+        assert [desk.complete(result) for result in card.results] == desk.ask(question).results
+        several += len(card.results) > 1
+    assert several >= 3

@@ -135,16 +135,23 @@ class ArticlesTables(StoreBase):
         found = self.get_many([article_id])
         return found.get(article_id)
 
-    def get_many(self, article_ids: Sequence[str]) -> dict[str, Article]:
-        """Articles by id; ids not in the store are simply absent from the result."""
+    def get_many(self, article_ids: Sequence[str], *, text: bool = True) -> dict[str, Article]:
+        """Articles by id; ids not in the store are simply absent from the result.
+
+        With `text` False, only what a result shows besides its excerpt is read (headline,
+        date, dateline, source, URL): summary, body, subheadings and caption are left empty,
+        which saves decoding the bodies of results whose excerpt is built later.
+        """
+        columns = "*" if text else "id, headline, published, dateline, source, url"
+        build = _article if text else _headers
         result: dict[str, Article] = {}
         with self._lock:
             for chunk in _chunks(list(article_ids), 500):
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(
-                    f"SELECT * FROM articles WHERE id IN ({marks})", chunk
+                    f"SELECT {columns} FROM articles WHERE id IN ({marks})", chunk
                 ).fetchall()
-                result.update((row["id"], _article(row)) for row in rows)
+                result.update((row["id"], build(row)) for row in rows)
         return result
 
     def iter_articles(self, batch: int = 1000) -> Iterator[Article]:
@@ -237,6 +244,17 @@ def _article(row: Row) -> Article:
         body=json.loads(row["body"]),
         subheadings=json.loads(row["subheadings"]),
         caption=row["caption"],
+        source=row["source"],
+        url=row["url"],
+    )
+
+
+def _headers(row: Row) -> Article:
+    return Article(
+        id=row["id"],
+        headline=row["headline"],
+        published=_when(row["published"]),
+        dateline=row["dateline"],
         source=row["source"],
         url=row["url"],
     )
