@@ -34,7 +34,7 @@ import logging
 import os
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -43,8 +43,9 @@ import numpy as np
 import numpy.typing as npt
 
 from bot import arabic, lang, text
+from bot.analysis import Reading, read
 from bot.models import Article
-from bot.passages import split_passages, split_sentences
+from bot.passages import split_sentences
 
 logger = logging.getLogger(__name__)
 
@@ -382,8 +383,12 @@ class LexicalIndex:
 
     # ----------------------------------------------------------------- updates
 
-    def add(self, articles: Iterable[Article]) -> int:
+    def add(
+        self, articles: Iterable[Article], readings: Mapping[str, Reading] | None = None
+    ) -> int:
         """Index `articles`; an article whose id is already indexed is replaced.
+
+        `readings` are some of the articles' `bot.analysis.read`, by id, when already made.
 
         Returns:
             The number of passages added.
@@ -405,8 +410,11 @@ class LexicalIndex:
         for offset, article in enumerate(batch):
             slot = first_slot + offset
             starts.append(first_passage + len(p_slot))
+            reading = readings.get(article.id) if readings else None
+            if reading is None:
+                reading = read(article)
             forms: list[str] = []  # every word form the article's fields hold, in order
-            headline = self._count(article.headline, forms)
+            headline = self._count(article.headline, reading.headline.split(), forms)
             h_rows.add(slot, headline)
             # Added to each passage's counts as a list: Counter counts one in C, while
             # updating from a Counter runs a Python loop (and + builds a third Counter).
@@ -414,15 +422,15 @@ class LexicalIndex:
             found.append(language_code(article_language(article)))
             arabic_text = found[-1] == _ARABIC
             kept = len(s_sizes)
-            for passage in split_passages(article):
-                counts = self._count(passage.text, forms)
+            for ordinal, passage, passage_forms in reading.passages:
+                counts = self._count(passage, passage_forms.split(), forms)
                 counts.update(headline_ids)
                 p_rows.add(first_passage + len(p_slot), counts)
                 p_slot.append(slot)
-                p_ordinal.append(passage.ordinal)
+                p_ordinal.append(ordinal)
                 if arabic_text:
-                    for sentence in split_sentences(passage.text):
-                        held = sorted(self._count(sentence, []))
+                    for sentence in split_sentences(passage):
+                        held = sorted(self._count(sentence, text.words(sentence), []))
                         if held:
                             s_sizes.append(len(held))
                             s_terms += held
@@ -454,12 +462,12 @@ class LexicalIndex:
         self._alive = None
         return len(p_slot)
 
-    def _count(self, content: str, seen: list[str]) -> Counter[int]:
-        """Term ids of `content` with their counts; new terms join the vocabulary.
+    def _count(self, content: str, forms: list[str], seen: list[str]) -> Counter[int]:
+        """Term ids of `content`, whose word forms are `forms`, with their counts; new terms
+        join the vocabulary.
 
-        The word forms of `content` are appended to `seen` (for the typo vocabulary).
+        The word forms are appended to `seen` (for the typo vocabulary).
         """
-        forms = text.words(content)
         seen += forms
         known = self._form_terms
         try:

@@ -20,7 +20,7 @@ FOUND_THRESHOLD.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot import arabic, lang, text
+from bot.analysis import Reading
 from bot.index import IndexFormatError, LexicalIndex, Match, language_code
 from bot.models import Article, Hit, QueryContext
 
@@ -189,10 +190,15 @@ class Retriever:
         """The ids of the articles indexed now."""
         return self._index.article_ids()
 
-    def add(self, articles: Iterable[Article]) -> int:
-        """Index (or re-index) articles; returns the number of passages added."""
+    def add(
+        self, articles: Iterable[Article], readings: Mapping[str, Reading] | None = None
+    ) -> int:
+        """Index (or re-index) articles; returns the number of passages added.
+
+        `readings` are some of the articles' `bot.analysis.read`, by id, when already made.
+        """
         self._speller = None
-        return self._index.add(articles)
+        return self._index.add(articles, readings)
 
     def remove(self, article_ids: Iterable[str]) -> int:
         """Drop articles from the index; returns how many were there."""

@@ -10,11 +10,12 @@ these methods.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
+from bot.analysis import Reading
 from bot.models import Article, QueryContext
 from bot.retrieval import Search
 
@@ -41,8 +42,14 @@ class SearchEngine(Protocol):
         """The ids of the articles indexed now."""
         ...
 
-    def add(self, articles: Iterable[Article]) -> int:
-        """Index (or re-index) articles; returns the number of passages added."""
+    def add(
+        self, articles: Iterable[Article], readings: Mapping[str, Reading] | None = None
+    ) -> int:
+        """Index (or re-index) articles; returns the number of passages added.
+
+        `readings` are some of the articles' `bot.analysis.read` by id, made ahead (in
+        worker processes by a bulk ingest); the others are read here.
+        """
         ...
 
     def remove(self, article_ids: Iterable[str]) -> int:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot import boilerplate, reading, stored_reading
+from bot import analysis, boilerplate, reading, stored_reading
 from bot.answer import card, complete
 from bot.changes import ChangeFeed, stamp_now
 from bot.digest import Digest, compose_stories, pick_stories
@@ -214,13 +214,18 @@ class NewsDesk:
         items = (item for file in files for item in _load(file))
         # Older articles that come to hold boilerplate are re-indexed once, at the end.
         stale: set[str] = set()
+        # The articles' text is read in worker processes, ahead of the store and index writes.
+        processes = analysis.workers(self.settings.ingest_processes)
         with self._index_lock:  # also over the save: a feed refresh may add meanwhile
             try:
                 with self.store.transaction():
-                    for chunk in _batches(items, INGEST_BATCH):
+                    batches = _batches(items, INGEST_BATCH)
+                    ahead = analysis.read_ahead(batches, processes, self._boilerplate)
+                    for chunk, read in ahead:
                         report.problems += [i for i in chunk if isinstance(i, Problem)]
-                        self._add([i for i in chunk if isinstance(i, Article)], report, stale)
-                    self._reindex(sorted(stale))
+                        articles = [i for i in chunk if isinstance(i, Article)]
+                        self._add(articles, report, stale, read)
+                    self._reindex(sorted(stale), processes)
             except BaseException:
                 self._reload_index()  # it may hold articles the store just rolled back
                 raise
@@ -301,17 +306,28 @@ class NewsDesk:
                 self.retriever.save(self.store.generation)
 
     def _add(
-        self, articles: Iterable[Article], report: IngestReport, stale: set[str] | None = None
+        self,
+        articles: Iterable[Article],
+        report: IngestReport,
+        stale: set[str] | None = None,
+        read: Mapping[str, analysis.Analysis] | None = None,
     ) -> bool:
         """Upsert and index, without saving the index; True when anything changed.
 
         Older articles whose paragraphs have just become boilerplate are re-indexed at
         once, or added to `stale` when given (a bulk ingest re-indexes each of them once).
+        `read` holds some of the articles' `bot.analysis.analyse` by id, made ahead.
         """
         batch = _dedupe(articles)
+        read = read or {}
         started = stamp_now()
         # Each paragraph is hashed once: the store counts the keys, stripping reads them.
-        keys = {article.id: boilerplate.body_keys(article) for article in batch}
+        keys = {
+            article.id: made.keys
+            if (made := read.get(article.id))
+            else boilerplate.body_keys(article)
+            for article in batch
+        }
         counts, changed = self.store.upsert(batch, paragraph_keys=keys)
         report.absorb(counts)
         if changed:
@@ -322,9 +338,15 @@ class NewsDesk:
             else:
                 stale |= found
             stripped = self._stripped(changed, keys)
-            self.retriever.add(stripped)
+            # What was read ahead was stripped of the boilerplate known then.
+            readings = {
+                kept.id: ahead
+                for kept in stripped
+                if (ahead := analysis.fits(read.get(kept.id), kept)) is not None
+            }
+            self.retriever.add(stripped, readings)
             self.store.save_readings(stored_reading.made(stripped))
-            self._group(changed)
+            self._group(changed, {i: made.signature for i, made in read.items()})
         return bool(changed)
 
     def _stripped(
@@ -366,32 +388,45 @@ class NewsDesk:
                 stale.update(self.store.articles_holding(source, new_keys))
         return stale
 
-    def _reindex(self, article_ids: Iterable[str]) -> None:
-        """Index these stored articles again, as the boilerplate known now strips them."""
-        for batch in _batches(article_ids, INGEST_BATCH):
-            again = self._stripped(list(self.store.get_many(batch).values()))
+    def _reindex(self, article_ids: Iterable[str], processes: int = 0) -> None:
+        """Index these stored articles again, as the boilerplate known now strips them
+        (read in `processes` worker processes when there are enough of them)."""
+        stripped = (
+            self._stripped(list(self.store.get_many(batch).values()))
+            for batch in _batches(article_ids, INGEST_BATCH)
+        )
+        for again, read in analysis.read_ahead(stripped, processes, self._boilerplate):
             if again:
-                self.retriever.add(again)
+                readings = {a.id: r for a in again if (r := analysis.fits(read.get(a.id), a))}
+                self.retriever.add(again, readings)
                 self.store.save_readings(stored_reading.made(again))
 
-    def _group(self, articles: Sequence[Article]) -> None:
+    def _group(
+        self, articles: Sequence[Article], signatures: Mapping[str, dict[str, int]] | None = None
+    ) -> None:
         """Put new or changed articles into stories, with the index's idf (see bot.stories).
 
         Taken a week of news at a time, so the stories compared with sit in memory a week
-        and two windows' worth at most, however many days a batch spans.
+        and two windows' worth at most, however many days a batch spans. `signatures` are
+        some of the articles' `bot.stories.signature` by id, when already made.
         """
         now = datetime.now(UTC)
         dated = sorted(articles, key=lambda article: article.published or now)
         chunk: list[Article] = []
         for article in dated:
             if chunk and (article.published or now) - (chunk[0].published or now) > STORY_CHUNK:
-                self._group_chunk(chunk, now)
+                self._group_chunk(chunk, now, signatures)
                 chunk = []
             chunk.append(article)
         if chunk:
-            self._group_chunk(chunk, now)
+            self._group_chunk(chunk, now, signatures)
 
-    def _group_chunk(self, articles: Sequence[Article], now: datetime) -> None:
+    def _group_chunk(
+        self,
+        articles: Sequence[Article],
+        now: datetime,
+        signatures: Mapping[str, dict[str, int]] | None = None,
+    ) -> None:
         first, last = articles[0].published or now, articles[-1].published or now
         members = group_articles(
             articles,
@@ -400,6 +435,7 @@ class NewsDesk:
             idf=self.retriever.idf,
             next_id=-len(articles),  # provisional; the store allocates the real ids
             now=now,
+            signatures=signatures,
         )
         self.store.save_story_members(members)
 

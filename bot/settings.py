@@ -137,6 +137,12 @@ class Settings(BaseSettings):
         default="own",
         description="own: in memory, small stores; tantivy: on disk, memory-mapped, any size.",
     )
+    ingest_processes: int | None = Field(
+        default=0,
+        ge=0,
+        description="Worker processes reading articles' text in a bulk ingest (from 200 "
+        "articles); None: one per CPU; 0 (default): none, read in the ingest's own process.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     telegram_bot_token: SecretStr | None = Field(

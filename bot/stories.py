@@ -116,6 +116,7 @@ def group_articles(
     idf: Idf,
     next_id: int,
     now: datetime,
+    signatures: Mapping[str, dict[str, int]] | None = None,
 ) -> list[StoryMember]:
     """Place each article in a story (pure: the caller loads `pool` and saves the result).
 
@@ -127,12 +128,15 @@ def group_articles(
         next_id: the first id for new stories, which count up from it (ingest passes
             negative, provisional ids; the store gives them real ones when it saves).
         now: when an undated article counts as having happened.
+        signatures: some of the articles' `signature` by id, when already made.
 
     Returns:
         One member per article, in the order they were placed (oldest first).
     """
+    made = signatures or {}
     signed = sorted(
-        ((a.published or now, a.id, signature(a)) for a in articles), key=lambda x: x[:2]
+        ((a.published or now, a.id, made.get(a.id) or signature(a)) for a in articles),
+        key=lambda x: x[:2],
     )
     book = _Book(idf)
     ours = {article_id for _, article_id, _ in signed}

@@ -39,7 +39,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +48,7 @@ import numpy as np
 import tantivy
 
 from bot import arabic, lang, text
+from bot.analysis import Reading, read
 from bot.index import (
     LIGHT_WEIGHT,
     MAX_QUERY_TERMS,
@@ -57,7 +58,7 @@ from bot.index import (
     language_code,
 )
 from bot.models import Article, Hit, QueryContext
-from bot.passages import split_passages, split_sentences
+from bot.passages import split_sentences
 from bot.retrieval import (
     ASIDE,
     ASIDE_CANDIDATES,
@@ -234,8 +235,13 @@ class TantivyRetriever:
         query = tantivy.Query.term_query(self._schema, "article", article_id)
         return _count(self._searcher, query) > 0
 
-    def add(self, articles: Iterable[Article]) -> int:
-        """Index (or re-index) articles; returns the number of passages added."""
+    def add(
+        self, articles: Iterable[Article], readings: Mapping[str, Reading] | None = None
+    ) -> int:
+        """Index (or re-index) articles; returns the number of passages added.
+
+        `readings` are some of the articles' `bot.analysis.read`, by id, when already made.
+        """
         batch = list({article.id: article for article in articles}.values())
         if not batch:
             return 0
@@ -252,11 +258,16 @@ class TantivyRetriever:
             language = language_code(article_language(article))
             arabic_text = language == _ARABIC
             key = article_key(article.id)
-            headline = self._terms(article.headline, stems)
+            reading = readings.get(article.id) if readings else None
+            if reading is None:
+                reading = read(article)
+            headline = self._terms(article.headline, reading.headline.split(), stems)
             head = " ".join(headline).encode()
             kind = "lead"
-            for ordinal, body in self._bodies(article):
-                terms = self._terms(body, stems) + headline
+            # An article without passages keeps one empty one, so it still counts (and its
+            # headline still matches).
+            for ordinal, body, forms in reading.passages or [(0, "", "")]:
+                terms = self._terms(body, forms.split(), stems) + headline
                 doc = tantivy.Document()
                 doc.add_text("terms", " ".join(terms))
                 doc.add_text("article", article.id)
@@ -281,27 +292,24 @@ class TantivyRetriever:
             self._commit(saved=False)  # generation None: a store rollback must be seen
         return passages
 
-    @staticmethod
-    def _bodies(article: Article) -> list[tuple[int, str]]:
-        """(ordinal, text) of the article's passages; an article without any keeps one empty
-        passage, so it still counts (and its headline still matches)."""
-        found = [(passage.ordinal, passage.text) for passage in split_passages(article)]
-        return found or [(0, "")]
-
     def _sentences(self, body: str, stems: dict[str, str | None]) -> bytes:
         """The distinct terms of each sentence of a passage that holds any, a line each."""
         lines = (
-            " ".join(sorted(set(self._terms(sentence, stems, count=False))))
+            " ".join(sorted(set(self._terms(sentence, text.words(sentence), stems, count=False))))
             for sentence in split_sentences(body)
         )
         return "\n".join(line for line in lines if line).encode()
 
     def _terms(
-        self, content: str, stems: dict[str, str | None], *, count: bool = True
+        self,
+        content: str,
+        forms: list[str],
+        stems: dict[str, str | None],
+        *,
+        count: bool = True,
     ) -> list[str]:
-        """Index terms of `content` as `bot.index` makes them; counts its word forms (unless
-        not `count`)."""
-        forms = text.words(content)
+        """Index terms of `content`, whose word forms are `forms`, as `bot.index` makes them;
+        counts its word forms (unless not `count`)."""
         if count:
             words = self._pending.words
             assert words is not None
