@@ -2,11 +2,11 @@
 
 Everything here is a pure function of one article: its body paragraphs' keys (for the
 boilerplate counts), its passages with their word forms (what both engines index) and its
-story signature. It is most of an ingest's CPU, so a bulk ingest reads its articles in
-worker processes, a few batches ahead, while its own process writes the store and the
-index (`read_ahead`). The engines and story grouping take the same values whether they
-were made in a worker or where they are used, so the index and the stories do not depend
-on it.
+story signature. It is about half of an ingest's CPU, so a bulk ingest can read its
+articles in worker processes (setting `ingest_processes`), a batch ahead, while its own
+process writes the store and the index (`read_ahead`). The engines and story grouping
+take the same values whether they were made in a worker or where they are used, so the
+index and the stories do not depend on it.
 """
 
 from __future__ import annotations
