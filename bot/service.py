@@ -345,7 +345,7 @@ class NewsDesk:
                 if (ahead := analysis.fits(read.get(kept.id), kept)) is not None
             }
             self.retriever.add(stripped, readings)
-            self.store.save_readings(stored_reading.made(stripped))
+            self._save_readings(stripped)
             self._group(changed, {i: made.signature for i, made in read.items()})
         return bool(changed)
 
@@ -370,9 +370,15 @@ class NewsDesk:
         """The article as excerpts read it (boilerplate stripped), its reading made at
         ingest put in the reading cache when it is still the article's (bot.stored_reading)."""
         stripped = self._stripped([article])[0]
-        if not reading.is_read(stripped):
+        if self.settings.store_readings and not reading.is_read(stripped):
             stored_reading.recall([stripped], self.store.readings([article.id]))
         return stripped
+
+    def _save_readings(self, articles: Sequence[Article]) -> None:
+        """Keep the articles' readings in the store, when the settings ask for it: reading
+        costs about as much CPU as indexing, so it is paid at ingest only on request."""
+        if self.settings.store_readings:
+            self.store.save_readings(stored_reading.made(list(articles)))
 
     def _learn_boilerplate(self, changed: Sequence[Article]) -> set[str]:
         """Count the new articles' paragraphs; returns the ids of the articles of their
@@ -399,7 +405,7 @@ class NewsDesk:
             if again:
                 readings = {a.id: r for a in again if (r := analysis.fits(read.get(a.id), a))}
                 self.retriever.add(again, readings)
-                self.store.save_readings(stored_reading.made(again))
+                self._save_readings(again)
 
     def _group(
         self, articles: Sequence[Article], signatures: Mapping[str, dict[str, int]] | None = None

@@ -43,7 +43,7 @@ def herald(number: int, topic: str) -> Article:
 def desk(store_location: Path | str) -> Iterator[NewsDesk]:
     """The seeds, then Harbour Herald articles one at a time: their sign-up paragraph
     becomes boilerplate with the fifth, after the first four were stored."""
-    desk = NewsDesk.open(Settings(db=store_location))
+    desk = NewsDesk.open(Settings(db=store_location, store_readings=True))
     for number, topic in enumerate(TOPICS):
         desk.add_articles([herald(number, topic)], IngestReport())
     reading.clear_cache()
@@ -132,3 +132,21 @@ def test_results_shown_later_are_read_without_their_text_until_shown(desk: NewsD
         assert [desk.complete(result) for result in card.results] == desk.ask(question).results
         several += len(card.results) > 1
     assert several >= 3
+
+
+def test_without_store_readings_none_are_kept_and_the_answers_are_the_same(
+    tmp_path: Path,
+) -> None:
+    """The default keeps no readings: cards read the article when asked, alike."""
+    answers = {}
+    for kept in (False, True):
+        desk = NewsDesk.open(Settings(db=tmp_path / f"{kept}.db", store_readings=kept))
+        for number, topic in enumerate(TOPICS):
+            desk.add_articles([herald(number, topic)], IngestReport())
+        ids = [article.id for article in desk.store.iter_articles()]
+        assert bool(desk.store.readings(ids)) is kept
+        reading.clear_cache()
+        answers[kept] = [desk.ask(question) for question in [*QUESTIONS, ASKED]]
+        desk.close()
+    assert answers[False] == answers[True]
+    assert all(answer.results for answer in answers[False])
