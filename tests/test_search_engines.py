@@ -245,6 +245,27 @@ _FILLER = [
 ]
 
 
+def _first_two(name: EngineName, folder: Path, roundup: Article) -> list[str]:
+    """The first two answers to the keeper question from `roundup`, the report of the
+    keeper's retirement and sixty weather notes: many other articles make an article's id
+    a rare term, as in a real archive (were it scored, it would lift the roundup's second
+    passage above the aside threshold)."""
+    story = _article(
+        "story",
+        "Keeper leaves Portwen light",
+        "The keeper of the Portwen lighthouse retires this summer, the harbour board said; a "
+        "new automatic lamp will replace the old one and the keeper's house will be sold.",
+        27,
+    )
+    others = [
+        _article(f"note{i}", f"Weather note {i}", _FILLER[i % 6], 1 + i % 20) for i in range(60)
+    ]
+    engine = open_engine(name, folder)
+    engine.add([roundup, story, *others])
+    engine.save(1)
+    return _ids(engine, "Portwen lighthouse keeper retires")[:2]
+
+
 @pytest.mark.parametrize("name", ENGINES)
 def test_an_aside_in_a_roundup_ranks_below_the_story(name: EngineName, tmp_path: Path) -> None:
     # The roundup's one lighthouse item outscores the story, but it is the roundup's only
@@ -265,22 +286,7 @@ def test_an_aside_in_a_roundup_ranks_below_the_story(name: EngineName, tmp_path:
         ],
         published=datetime(2022, 6, 28, 12, tzinfo=UTC),
     )
-    story = _article(
-        "story",
-        "Keeper leaves Portwen light",
-        "The keeper of the Portwen lighthouse retires this summer, the harbour board said; a "
-        "new automatic lamp will replace the old one and the keeper's house will be sold.",
-        27,
-    )
-    # Many other articles make an article's id a rare term, as in a real archive: were it
-    # scored, it would lift the roundup's second passage above the aside threshold.
-    others = [
-        _article(f"note{i}", f"Weather note {i}", _FILLER[i % 6], 1 + i % 20) for i in range(60)
-    ]
-    engine = open_engine(name, tmp_path)
-    engine.add([roundup, story, *others])
-    engine.save(1)
-    assert _ids(engine, "Portwen lighthouse keeper retires")[:2] == ["story", "roundup"]
+    assert _first_two(name, tmp_path, roundup) == ["story", "roundup"]
 
 
 def test_both_engines_rank_by_the_sentence_that_holds_the_question(tmp_path: Path) -> None:
@@ -337,17 +343,4 @@ def test_an_aside_is_found_when_the_roundups_headline_names_it(
         body=[_FILLER[0], _FILLER[1], aside, *_FILLER[2:]],
         published=datetime(2022, 6, 28, 12, tzinfo=UTC),
     )
-    story = _article(
-        "story",
-        "Keeper leaves Portwen light",
-        "The keeper of the Portwen lighthouse retires this summer, the harbour board said; a "
-        "new automatic lamp will replace the old one and the keeper's house will be sold.",
-        27,
-    )
-    others = [
-        _article(f"note{i}", f"Weather note {i}", _FILLER[i % 6], 1 + i % 20) for i in range(60)
-    ]
-    engine = open_engine(name, tmp_path)
-    engine.add([roundup, story, *others])
-    engine.save(1)
-    assert _ids(engine, "Portwen lighthouse keeper retires")[:2] == ["story", "roundup"]
+    assert _first_two(name, tmp_path, roundup) == ["story", "roundup"]
