@@ -245,6 +245,13 @@ _FILLER = [
 ]
 
 
+_KEEPER_ITEM = (  # a roundup's one item about the keeper, told at length
+    "The Portwen lighthouse keeper retires: after forty years the lighthouse keeper of "
+    "Portwen hands the lighthouse keys to the coastguard, and the keeper retires to a "
+    "cottage by the lighthouse, with nothing more said of the keeper in this roundup."
+)
+
+
 def _first_two(name: EngineName, folder: Path, roundup: Article) -> list[str]:
     """The first two answers to the keeper question from `roundup`, the report of the
     keeper's retirement and sixty weather notes: many other articles make an article's id
@@ -270,18 +277,13 @@ def _first_two(name: EngineName, folder: Path, roundup: Article) -> list[str]:
 def test_an_aside_in_a_roundup_ranks_below_the_story(name: EngineName, tmp_path: Path) -> None:
     # The roundup's one lighthouse item outscores the story, but it is the roundup's only
     # strong match (its second passage, "... its lighthouse shone", scores under 0.3 of it).
-    aside = (
-        "The Portwen lighthouse keeper retires: after forty years the lighthouse keeper of "
-        "Portwen hands the lighthouse keys to the coastguard, and the keeper retires to a "
-        "cottage by the lighthouse, with nothing more said of the keeper in this roundup."
-    )
     roundup = Article(
         id="roundup",
         headline="Five things to know today",
         body=[
             _FILLER[0],
             _FILLER[1] + " Portwen harbour was calm and its lighthouse shone.",
-            aside,
+            _KEEPER_ITEM,
             *_FILLER[2:],
         ],
         published=datetime(2022, 6, 28, 12, tzinfo=UTC),
@@ -332,15 +334,10 @@ def test_an_aside_is_found_when_the_roundups_headline_names_it(
     # on full scores each of its passages matches "Portwen lighthouse keeper" (6.1 against the
     # item's 15.5, over 0.3 of it), so the item did not read as an aside and the roundup
     # ranked first. On their own text only the item matches.
-    aside = (
-        "The Portwen lighthouse keeper retires: after forty years the lighthouse keeper of "
-        "Portwen hands the lighthouse keys to the coastguard, and the keeper retires to a "
-        "cottage by the lighthouse, with nothing more said of the keeper in this roundup."
-    )
     roundup = Article(
         id="roundup",
         headline="Portwen lighthouse keeper and four other things to know today",
-        body=[_FILLER[0], _FILLER[1], aside, *_FILLER[2:]],
+        body=[_FILLER[0], _FILLER[1], _KEEPER_ITEM, *_FILLER[2:]],
         published=datetime(2022, 6, 28, 12, tzinfo=UTC),
     )
     assert _first_two(name, tmp_path, roundup) == ["story", "roundup"]
