@@ -69,7 +69,7 @@ class Reading:
 
 def read(article: Article) -> Reading:
     """The article's `Reading`, from the cache when the same text was read before."""
-    key = _key(article)
+    key = text_of(article)
     reading = _CACHE.get(key)
     if reading is None:
         reading = _reading(article)
@@ -81,16 +81,17 @@ def read(article: Article) -> Reading:
 
 def is_read(article: Article) -> bool:
     """Whether the article's text is in the cache (`read` costs nothing for it)."""
-    return _key(article) in _CACHE
+    return text_of(article) in _CACHE
 
 
 def remember(article: Article, reading: Reading) -> None:
     """Cache `reading` as the article's (one made before, say at ingest: see
     `bot.stored_reading`), so `read` need not split the article again."""
-    _remember(_key(article), reading)
+    _remember(text_of(article), reading)
 
 
-def _key(article: Article) -> tuple[object, ...]:
+def text_of(article: Article) -> tuple[object, ...]:
+    """What an article's reading depends on: its id and text (the cache's key)."""
     return (
         article.id,
         article.headline,

@@ -613,6 +613,7 @@ class NewsDesk:
         ids = [hit.article_id for hit in hits]
         first = len(ids) if excerpts is None else excerpts
         # Those shown later need no text now (`complete` reads their article then).
+        light = set(ids[first:])
         articles = self.store.get_many(ids[first:], text=False)
         articles.update(self.store.get_many(ids[:first]))
         results: list[Result] = []
@@ -622,7 +623,7 @@ class NewsDesk:
                 continue
             later = excerpts is not None and len(results) >= excerpts
             if not later:
-                if hit.article_id in ids[first:]:  # one before it was deleted meanwhile
+                if hit.article_id in light:  # one before it was deleted meanwhile
                     article = self.store.get(hit.article_id) or article
                 article = self._readable(article)
             results.append(card(article, hit, search.question, search.terms, later=later))

@@ -34,16 +34,8 @@ _CODE = _code_digest()
 def key(article: Article) -> str:
     """What the article's reading depends on, hashed: its text (as stripped of boilerplate
     when read) and the reading code."""
-    fields = [
-        article.id,
-        article.headline,
-        article.caption,
-        article.summary,
-        article.body,
-        article.subheadings,
-    ]
     digest = hashlib.blake2b(_CODE, digest_size=16)
-    digest.update(json.dumps(fields, ensure_ascii=False).encode())
+    digest.update(json.dumps(reading.text_of(article), ensure_ascii=False).encode())
     return digest.hexdigest()
 
 
