@@ -2,7 +2,8 @@
 
 The excerpt is chosen among the sentences of the whole article body, not only the passage
 that ranked it: by the question's words they hold (weighted by how rare each is in the
-article), by whether they hold the kind of answer asked for (`bot.answer_types`), and never
+article, the words naming what a "which …" question asks for counting twice), by whether
+they hold the kind of answer asked for (`bot.answer_types`), and never
 from the photo caption, the summary bullets or lines of site chrome when the body has text.
 """
 
@@ -24,6 +25,9 @@ _ELLIPSIS = "…"
 # A sentence holding the kind of answer asked for scores as if it held this many more
 # question words of average weight.
 CUE_WEIGHT = 1.0
+# A word naming what the question asks for ("which virus", `answer_types.focus`) counts this
+# many times its weight: the sentence that names the kind of thing asked for says which.
+FOCUS_WEIGHT = 2.0
 # A sentence of the passage that ranked the article scores as if it held this many more
 # question words: among equals, the ranking's choice.
 PASSAGE_WEIGHT = 0.5
@@ -125,8 +129,10 @@ def answer_excerpt(
     kind = answer_types.wanted(question) if question else None
     average = sum(weight.values()) / len(weight) if weight else 1.0
 
+    focus = answer_types.focus(question) if question else frozenset()
+
     def score(i: int) -> tuple[float, int]:
-        value = sum(weight[term] for term in found[i])
+        value = sum(weight[term] * (FOCUS_WEIGHT if term in focus else 1.0) for term in found[i])
         if found[i] and passage >= 0 and reading.passage[i] == passage:
             value += PASSAGE_WEIGHT * average
         if kind is not None and found[i] and answer_types.holds(sentences[i], kind, question):

@@ -107,4 +107,28 @@ def holds(sentence: str, kind: AnswerType, question: str) -> bool:
         )
     if kind is AnswerType.DATE:
         return any(not _words_of(match.group()) <= asked for match in _DATE.finditer(sentence))
-    return any(not _words_of(match.group()) <= asked for match in _NAME.finditer(sentence))
+    return any(
+        not _words_of(match.group()) <= asked and not _DATE.fullmatch(match.group())
+        for match in _NAME.finditer(sentence)
+    )
+
+
+# "Which virus is", "what new treat did", "which region of", "what is the organic compound
+# in": the words after the wh-word, up to the verb or preposition that ends the phrase,
+# name the kind of thing asked for.
+_FOCUS = re.compile(
+    r"\b(?:which|what)\s+(?:(?:is|are|was|were)\s+the\s+)?((?:[\w’'-]+\s+){0,5}?)"
+    r"(?:is|are|was|were|did|does|do|has|have|had|will|would|can|could|in|of|to|that|for)\b",
+    re.IGNORECASE,
+)
+
+
+def focus(question: str) -> frozenset[str]:
+    """The terms (stems) of the words that name what a "which …" or "what …" question asks
+    for: "virus" in "Which virus is spreading …?". Empty when the wording has none.
+
+    A sentence that names that kind of thing ("sick with respiratory viruses, especially
+    RSV") is the one that says which; the question's other words only describe the scene.
+    """
+    match = _FOCUS.search(question)
+    return frozenset(text.terms(match.group(1))) if match else frozenset()

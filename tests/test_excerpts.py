@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.answer import MAX_EXCERPT_CHARS, answer_excerpt, readable_sentences
-from bot.answer_types import AnswerType, holds, wanted
+from bot.answer_types import AnswerType, focus, holds, wanted
 from bot.models import Article
 from bot.passages import split_passages
 from bot.reading import read
@@ -122,6 +122,42 @@ def test_questions_say_what_kind_of_answer_they_want(
     question: str, kind: AnswerType | None
 ) -> None:
     assert wanted(question) is kind
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("Which virus is spreading in children's hospitals?", {"virus"}),
+        ("Which new treat did the chain add to its menu?", {"new", "treat"}),
+        ("What is the organic compound in turkey that makes you sleepy?", {"organic", "compound"}),
+        ("The government is cutting water for which region of the US?", {"region"}),
+        ("How many US troops are in Iraq?", set()),
+    ],
+)
+def test_which_questions_name_the_kind_of_thing_they_ask_for(
+    question: str, named: set[str]
+) -> None:
+    assert focus(question) == frozenset(terms(" ".join(named)))
+
+
+def test_the_sentence_naming_what_a_which_question_asks_for_is_shown() -> None:
+    # The scene sentence holds as many of the question's words as the one naming the kind
+    # of thing asked for ("viruses"), which says which. They are far apart, so one excerpt
+    # cannot show both.
+    filler = [f"Paragraph {n} of the report is about the staffing of the wards." for n in range(8)]
+    article = Article(
+        id="v",
+        headline="Wards fill up",
+        body=[
+            "Children's hospitals say the level of care is very difficult to keep up right now.",
+            *filler,
+            "Wards are filling with kids sick with respiratory viruses, especially RSV.",
+        ],
+    )
+    question = "Which virus is filling children's hospitals?"
+    text, _ = answer_excerpt(article, terms(question), question)
+    assert "RSV" in text
+    assert "difficult" not in text
 
 
 def test_a_number_the_question_already_gives_is_not_an_answer() -> None:
