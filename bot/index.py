@@ -60,7 +60,7 @@ B = 0.75
 LIGHT_WEIGHT = 0.2
 # A query keeps at most this many distinct terms.
 MAX_QUERY_TERMS = 64
-_NOTHING = (np.zeros(0, np.int32), np.zeros(0))
+_NOTHING = (np.zeros(0, np.int32), np.zeros(0, np.uint16))
 # Word forms kept for typo correction: plain letters, of a length worth correcting.
 _MIN_WORD, _MAX_WORD = 2, 30
 NO_DATE = np.nan
@@ -74,6 +74,7 @@ N_CODES = 1 + len(lang.LANGUAGES)
 
 Ints = npt.NDArray[np.int32]
 Floats = npt.NDArray[np.float64]
+Counts = npt.NDArray[np.uint16]  # term frequencies in postings
 
 
 class IndexFormatError(Exception):
@@ -110,7 +111,7 @@ class _Postings:
         term_ids = np.repeat(np.arange(len(self.indptr) - 1, dtype=np.int32), np.diff(self.indptr))
         return term_ids, self.docs, self.tfs.astype(np.int32, copy=False)
 
-    def lookup(self, term_id: int) -> tuple[Ints, npt.NDArray[np.uint16]]:
+    def lookup(self, term_id: int) -> tuple[Ints, Counts]:
         if term_id + 1 >= len(self.indptr):
             return self.docs[:0], self.tfs[:0]
         start, end = self.indptr[term_id], self.indptr[term_id + 1]
@@ -177,13 +178,12 @@ class _Field:
         elif fresh:
             self.delta = _Postings.from_pairs(*_concat(fresh), n_terms)
 
-    def lookup(self, term_id: int) -> tuple[Ints, Floats]:
+    def lookup(self, term_id: int) -> tuple[Ints, Counts]:
         main_docs, main_tfs = self.main.lookup(term_id)
         delta_docs, delta_tfs = self.delta.lookup(term_id)
         if not len(delta_docs):
-            return main_docs, main_tfs.astype(np.float64)
-        docs = np.concatenate([main_docs, delta_docs])
-        return docs, np.concatenate([main_tfs, delta_tfs]).astype(np.float64)
+            return main_docs, main_tfs
+        return np.concatenate([main_docs, delta_docs]), np.concatenate([main_tfs, delta_tfs])
 
     def recount(self, alive: npt.NDArray[np.bool_], n_terms: int) -> None:
         """Recompute document frequencies over the live documents only."""
@@ -220,7 +220,7 @@ class Match:
     scores: Floats
     idf: Floats
     term_ids: tuple[int | None, ...]
-    postings: tuple[tuple[Ints, Floats], ...]
+    postings: tuple[tuple[Ints, Counts], ...]
 
     def counts(self, first: int, end: int) -> npt.NDArray[np.int32]:
         """Counts of each query term (columns) in passages first..end-1 (rows)."""
@@ -559,19 +559,25 @@ class LexicalIndex:
         norm = field.norm(alive)
         terms = terms[:MAX_QUERY_TERMS]
         term_ids = [self._term_ids.get(term) for term in terms]
-        idf = np.zeros(len(term_ids))
-        postings: list[tuple[Ints, Floats]] = []
+        known = [term_id is not None and term_id < field.df.shape[1] for term_id in term_ids]
+        # Each term's peers (language codes, see `peers`) as a row; its df among them.
+        languages = [_term_language(term) for term in terms]
+        peers_of = {language: self.peers(language) for language in set(languages)}
+        peers = np.array([peers_of[language] for language in languages], bool)
+        peers = peers.reshape(len(terms), N_CODES)
+        columns = [
+            term_id if term_id is not None and ok else 0
+            for term_id, ok in zip(term_ids, known, strict=True)
+        ]
+        df = np.where(known, (field.df[:, columns].T * peers).sum(axis=1), 0).astype(np.float64)
+        n_live = np.maximum((live_by_code * peers).sum(axis=1), 1)
+        # A term the index never saw still weighs in idf (as the rarest of all).
+        idf = np.log1p((n_live - df + 0.5) / (df + 0.5))
+        idf[[arabic.is_light_term(term) for term in terms]] *= LIGHT_WEIGHT
+        postings: list[tuple[Ints, Counts]] = []
         weights: list[Floats] = []
         for i, term_id in enumerate(term_ids):
-            peers = self.peers(_term_language(terms[i]))
-            n_live = max(int(live_by_code[peers].sum()), 1)
-            known = term_id is not None and term_id < field.df.shape[1]
-            df = float(field.df[peers, term_id].sum()) if term_id is not None and known else 0.0
-            # A term the index never saw still weighs in idf (as the rarest of all).
-            idf[i] = np.log1p((n_live - df + 0.5) / (df + 0.5))
-            if arabic.is_light_term(terms[i]):
-                idf[i] *= LIGHT_WEIGHT
-            docs, tfs = field.lookup(term_id) if term_id is not None and known else _NOTHING
+            docs, tfs = field.lookup(term_id) if term_id is not None and known[i] else _NOTHING
             postings.append((docs, tfs))
             weights.append(idf[i] * tfs * (K1 + 1.0) / (tfs + norm[docs]))
         scores = np.bincount(

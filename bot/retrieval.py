@@ -20,7 +20,8 @@ FOUND_THRESHOLD.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -129,6 +130,10 @@ MAX_EDITS = 2
 # boosts 0-8 all score within one exchange of each other; the middle of that plateau is kept.
 CONTEXT_WEIGHT = 0.5
 CONTEXT_BOOST = 4.0
+# Explaining hits (best passage, confidence) is one numpy pass whose cost is mostly fixed
+# for a few articles: the first pass (the first hit's, for `found`) explains the first
+# EXPLAIN_AHEAD too, the results a card shows unless its story spread reorders them.
+EXPLAIN_AHEAD = 5
 _DAY = 86_400.0
 
 
@@ -155,6 +160,43 @@ class Search(BaseModel):
     def did_you_mean(self) -> list[Hit]:
         """The closest articles when nothing was found (empty when something was)."""
         return [] if self.found else self.hits
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """A question's articles in rank order, before they are explained.
+
+    `article_ids` are the best articles, at most the limit asked for, in the order of
+    `Search.hits` (the same order whatever the limit); `found` says whether the first is an
+    answer. Explaining an article (its best passage, its confidence, the terms it holds) is
+    most of a search's cost, and a card shows a few of the articles ranked for its story
+    spread, so only those are explained (`search`). `explain` is the engine's, over the
+    index as it was ranked: call `search` before the index changes (`NewsDesk` holds its
+    index lock across both).
+    """
+
+    question: str
+    found: bool
+    article_ids: tuple[str, ...]
+    terms: tuple[str, ...]
+    corrections: dict[str, str]
+    explain: Callable[[Sequence[str]], list[Hit]] = field(repr=False, compare=False)
+
+    def search(self, article_ids: Sequence[str] | None = None) -> Search:
+        """The Search of these ranked articles (None: all), explained, in the order given."""
+        chosen = self.article_ids if article_ids is None else article_ids
+        return Search(
+            question=self.question,
+            found=self.found,
+            hits=self.explain(chosen) if chosen else [],
+            terms=self.terms,
+            corrections=self.corrections,
+        )
+
+
+def unranked(question: str, terms: tuple[str, ...], corrections: dict[str, str]) -> Ranking:
+    """The Ranking of a question that finds nothing (no terms, or an empty index)."""
+    return Ranking(question, False, (), terms, corrections, lambda ids: [])
 
 
 class Retriever:
@@ -225,24 +267,40 @@ class Retriever:
         limit: int = 5,
         context: QueryContext | None = None,
     ) -> Search:
-        """Rank articles for `question` as of a date.
+        """Rank articles for `question` as of a date, every hit explained (see `rank`).
+
+        Returns:
+            The hits in rank order with their confidence, and whether the first is an answer.
+        """
+        return self.rank(question, as_of=as_of, limit=limit, context=context).search()
+
+    def rank(
+        self,
+        question: str,
+        *,
+        as_of: datetime | None = None,
+        limit: int = 5,
+        context: QueryContext | None = None,
+    ) -> Ranking:
+        """Rank articles for `question` as of a date; they are explained on demand.
 
         Args:
             question: free text.
             as_of: the moment the question is asked; articles published later are left out.
                 None means now. A naive datetime is taken as UTC.
-            limit: at most this many hits (values below 1 count as 1).
+            limit: at most this many articles (values below 1 count as 1).
             context: what a follow-up question leans on (None for a question on its own):
                 its text's terms join the query at CONTEXT_WEIGHT, its article gains
                 CONTEXT_BOOST, and both count in the confidence.
 
         Returns:
-            The hits in rank order with their confidence, and whether the first is an answer.
+            The articles in rank order, whether the first is an answer, and the means to
+            explain any of them (`Ranking.search`) while the index stays as it is.
         """
         terms, corrections = self._query_terms(question)
         extra = self._context_terms(context, terms)
         if not (terms or extra) or not len(self._index):
-            return Search(question=question, found=False, terms=terms, corrections=corrections)
+            return unranked(question, terms, corrections)
         match = self._match(terms, extra)
         language = lang.detect(question)
         titled = language == "ar"  # see HEADLINE_WEIGHT
@@ -254,9 +312,23 @@ class Retriever:
         asked, other = self._by_language(language, plain, fresh)
         own, terms = len(terms), terms + extra
         whole = language == "ar"  # see SHORT_QUESTION
-        hits = self._hits(self._ranked(match, *asked, limit, whole=whole), match, terms, own)
-        foreign = self._hits(self._ranked(match, *other, limit, whole=whole), match, terms, own)
-        return settle(question, hits, foreign, limit, terms, corrections)
+        mine = self._ranked(match, *asked, limit, whole=whole)
+        others = self._ranked(match, *other, limit, whole=whole)
+        slot_of = {self._index.slot_article(slot): slot for slot in mine + others}
+        explained: dict[int, Hit] = {}
+
+        def explain(article_ids: Sequence[str]) -> list[Hit]:
+            slots = [slot_of[article_id] for article_id in article_ids]
+            # One pass costs about the same for one article or a few (see EXPLAIN_AHEAD).
+            ahead = mine[:EXPLAIN_AHEAD] if not explained else []
+            todo = [slot for slot in dict.fromkeys(slots + ahead) if slot not in explained]
+            if todo:
+                explained.update(zip(todo, self._hits(todo, match, terms, own), strict=True))
+            return [explained[slot] for slot in slots]
+
+        ids = [self._index.slot_article(slot) for slot in mine]
+        foreign = [self._index.slot_article(slot) for slot in others]
+        return settle(question, ids, foreign, limit, terms, corrections, explain)
 
     def _by_language(
         self, language: lang.Language | None, plain: np.ndarray, fresh: np.ndarray
@@ -488,20 +560,26 @@ def context_terms(
 
 def settle(
     question: str,
-    hits: list[Hit],
-    foreign: list[Hit],
+    ranked: list[str],
+    foreign: list[str],
     limit: int,
     terms: tuple[str, ...],
     corrections: dict[str, str],
-) -> Search:
-    """The Search of ranked hits in the question's language and in the others: the question's
-    language first, unless only the others answer it; whether the first is an answer."""
-    if foreign and foreign[0].score >= FOUND_THRESHOLD > (hits[0].score if hits else 0.0):
-        hits, foreign = foreign, hits
-    hits = [*hits, *foreign][:limit]
-    found = bool(hits) and hits[0].score >= FOUND_THRESHOLD
+    explain: Callable[[Sequence[str]], list[Hit]],
+) -> Ranking:
+    """The Ranking of articles ranked in the question's language and in the others: the
+    question's language first, unless only the others answer it; whether the first is an
+    answer (the first of each side is explained for its confidence)."""
+    heads = explain([side[0] for side in (ranked, foreign) if side])
+    confidence = {hit.article_id: hit.score for hit in heads}
+    if foreign and confidence[foreign[0]] >= FOUND_THRESHOLD > (
+        confidence[ranked[0]] if ranked else 0.0
+    ):
+        ranked, foreign = foreign, ranked
+    ids = tuple([*ranked, *foreign][:limit])
+    found = bool(ids) and confidence[ids[0]] >= FOUND_THRESHOLD
     shown = tuple(term for term in terms if not arabic.is_light_term(term))
-    return Search(question=question, found=found, hits=hits, terms=shown, corrections=corrections)
+    return Ranking(question, found, ids, shown, corrections, explain)
 
 
 class _Speller:

@@ -17,7 +17,7 @@ from typing import Literal, Protocol
 
 from bot.analysis import Reading
 from bot.models import Article, QueryContext
-from bot.retrieval import Search
+from bot.retrieval import Ranking, Search
 
 EngineName = Literal["tantivy", "own"]
 
@@ -72,7 +72,20 @@ class SearchEngine(Protocol):
         limit: int = 5,
         context: QueryContext | None = None,
     ) -> Search:
-        """Rank articles for `question` as of a moment (see `bot.retrieval.Retriever.search`)."""
+        """Rank articles for `question` as of a moment, every hit explained (see
+        `bot.retrieval.Retriever.search`)."""
+        ...
+
+    def rank(
+        self,
+        question: str,
+        *,
+        as_of: datetime | None = None,
+        limit: int = 5,
+        context: QueryContext | None = None,
+    ) -> Ranking:
+        """The articles `search` would return, in its order, explained only when asked
+        (`Ranking.search`, before the index changes); see `bot.retrieval.Retriever.rank`."""
         ...
 
     def close(self) -> None:

@@ -531,15 +531,24 @@ class NewsDesk:
         if not cleaned:
             return Answer(question=question, found=False)
         window = max(limit, SPREAD_WINDOW)
-        if within is not None:
-            search = self._search(cleaned, as_of=as_of, limit=max(limit, 100), context=context)
-            allowed = set(within)
-            hits = self._spread([hit for hit in search.hits if hit.article_id in allowed][:window])
-            results = self._results(hits[:limit], search, excerpts)
-            found = bool(results) and hits[0].score >= FOUND_THRESHOLD
+        allowed = None if within is None else set(within)
+        with self._index_lock:  # the ranking is explained over the index it was made on
+            self._catch_up()
+            ranking = self.retriever.rank(
+                cleaned,
+                as_of=as_of,
+                limit=window if allowed is None else max(limit, 100),
+                context=context,
+            )
+            ids = list(ranking.article_ids)
+            if allowed is not None:
+                ids = [article_id for article_id in ids if article_id in allowed][:window]
+            # Only the results shown are explained (their best passage and confidence).
+            search = ranking.search(self._spread(ids)[:limit])
+        results = self._results(search.hits, search, excerpts)
+        if allowed is not None:
+            found = bool(results) and search.hits[0].score >= FOUND_THRESHOLD
             return Answer(question=question, found=found, results=results)
-        search = self._search(cleaned, as_of=as_of, limit=window, context=context)
-        results = self._results(self._spread(search.hits)[:limit], search, excerpts)
         return Answer(question=question, found=search.found and bool(results), results=results)
 
     def topic_articles(self, topic: str, limit: int = TOPIC_HITS) -> list[str]:
@@ -551,16 +560,13 @@ class NewsDesk:
         hits = self._search(cleaned, as_of=None, limit=limit).hits
         return [hit.article_id for hit in hits if hit.score >= FOUND_THRESHOLD]
 
-    def _spread(self, hits: Sequence[Hit]) -> list[Hit]:
-        """No two hits of one story in a row (a light reorder; the ranking is retrieval's).
+    def _spread(self, article_ids: Sequence[str]) -> list[str]:
+        """No two articles of one story in a row (a light reorder; the ranking is retrieval's).
 
-        Callers pass the first SPREAD_WINDOW hits whatever they show, so the first results
-        are the same for any `top` up to it (and the More button walks that order).
+        Callers pass the first SPREAD_WINDOW articles whatever they show, so the first
+        results are the same for any `top` up to it (and the More button walks that order).
         """
-        story_of = self.store.stories_of([hit.article_id for hit in hits])
-        order = spread([hit.article_id for hit in hits], story_of)
-        by_id = {hit.article_id: hit for hit in hits}
-        return [by_id[article_id] for article_id in order]
+        return spread(article_ids, self.store.stories_of(list(article_ids)))
 
     def _search(
         self,
@@ -645,10 +651,14 @@ class NewsDesk:
         if article is None:
             return None
         if question:
-            search = self._search(clean_question(question), as_of=None, limit=20)
-            for hit in search.hits:
-                if hit.article_id == article_id:
-                    return card(self._readable(article), hit, search.question, search.terms)
+            with self._index_lock:
+                self._catch_up()
+                ranking = self.retriever.rank(clean_question(question), as_of=None, limit=20)
+                ranked = article_id in ranking.article_ids
+                search = ranking.search([article_id] if ranked else [])
+            if ranked:
+                hit = search.hits[0]
+                return card(self._readable(article), hit, search.question, search.terms)
         return card(self._readable(article), None)  # no question: the lead
 
     def article(self, article_id: str) -> Article | None:

@@ -76,6 +76,7 @@ from bot.retrieval import (
     SENTENCE_CANDIDATES,
     SENTENCE_WEIGHT,
     SHORT_QUESTION,
+    Ranking,
     Search,
     _moment,
     _Speller,
@@ -84,6 +85,7 @@ from bot.retrieval import (
     freshness_bonus,
     query_terms,
     settle,
+    unranked,
 )
 
 logger = logging.getLogger(__name__)
@@ -142,6 +144,7 @@ class _Candidate:
     language: int
     address: tantivy.DocAddress
     second: float = 0.0  # the article's second-best passage among those seen
+    article_id: str | None = None  # read from its stored passage when first needed
 
 
 @dataclass
@@ -487,12 +490,25 @@ class TantivyRetriever:
         limit: int = 5,
         context: QueryContext | None = None,
     ) -> Search:
-        """Rank articles for `question` as of a date (see `bot.retrieval.Retriever.search`)."""
+        """Rank articles for `question` as of a date, every hit explained (see
+        `bot.retrieval.Retriever.search`)."""
+        return self.rank(question, as_of=as_of, limit=limit, context=context).search()
+
+    def rank(
+        self,
+        question: str,
+        *,
+        as_of: datetime | None = None,
+        limit: int = 5,
+        context: QueryContext | None = None,
+    ) -> Ranking:
+        """Rank articles for `question` as of a date; they are explained on demand (see
+        `bot.retrieval.Retriever.rank`)."""
         self._visible()
         terms, corrections = self._query_terms(question)
         extra = self._context_terms(context, terms)
         if not (terms or extra) or not self._searcher.num_docs:
-            return Search(question=question, found=False, terms=terms, corrections=corrections)
+            return unranked(question, terms, corrections)
         everything = (terms + extra)[:MAX_QUERY_TERMS]
         boosts = [
             (1.0 if i < len(terms) else CONTEXT_WEIGHT)
@@ -524,11 +540,21 @@ class TantivyRetriever:
         query_set = set(everything)
         whole = language == "ar"  # see bot.retrieval.SHORT_QUESTION
 
-        def ranked(plain: np.ndarray, fresh: np.ndarray) -> list[Hit]:
+        def ranked(plain: np.ndarray, fresh: np.ndarray) -> list[str]:
             chosen = self._ranked(cands, plain, fresh, limit, query_set, whole=whole)
-            return [self._hit(cands[i], everything, weights, own) for i in chosen]
+            return [self._article_id(cands[i]) for i in chosen]
 
-        return settle(question, ranked(*asked), ranked(*other), limit, terms + extra, corrections)
+        mine, others = ranked(*asked), ranked(*other)
+        by_id = {candidate.article_id: candidate for candidate in cands if candidate.article_id}
+        explained: dict[str, Hit] = {}
+
+        def explain(article_ids: Sequence[str]) -> list[Hit]:
+            for article_id in article_ids:
+                if article_id not in explained:
+                    explained[article_id] = self._hit(by_id[article_id], everything, weights, own)
+            return [explained[article_id] for article_id in article_ids]
+
+        return settle(question, mine, others, limit, terms + extra, corrections, explain)
 
     def _query_terms(self, question: str) -> tuple[tuple[str, ...], dict[str, str]]:
         return query_terms(question, self._unknown, self._spell)
@@ -645,7 +671,7 @@ class TantivyRetriever:
         bonus = np.minimum(freshness_bonus(np.array([c.days for c in cands])), BONUS_CAP * plain)
         lead = dict.fromkeys(_top(plain, ASIDE_CANDIDATES) + _top(plain + bonus, ASIDE_CANDIDATES))
         for candidate in (cands[i] for i in lead):
-            article_id = str(self._stored(candidate.address).get_first("article"))
+            article_id = self._article_id(candidate)
             query = self._of_article(article_id, words)
             hits = self._searcher.search(query, ASIDE_PASSAGES, count=False).hits
             if len(hits) < 2:
@@ -699,7 +725,7 @@ class TantivyRetriever:
         }
         keys = [
             (tantivy.Occur.Should, tantivy.Query.term_query(self._schema, "article", article_id))
-            for article_id in (str(self._stored(c.address).get_first("article")) for c in chosen)
+            for article_id in (self._article_id(c) for c in chosen)
         ]
         query = tantivy.Query.boolean_query(
             [
@@ -771,6 +797,11 @@ class TantivyRetriever:
     def _stored(self, address: tantivy.DocAddress) -> tantivy.Document:
         return self._searcher.doc(address)
 
+    def _article_id(self, candidate: _Candidate) -> str:
+        if candidate.article_id is None:
+            candidate.article_id = str(self._stored(candidate.address).get_first("article"))
+        return candidate.article_id
+
     def _held(self, address: tantivy.DocAddress) -> set[str]:
         return set(str(self._stored(address).get_first("terms")).split())
 
@@ -818,7 +849,8 @@ class TantivyRetriever:
     ) -> Hit:
         """The hit of one article, with the passage whose own text (headline aside) matches
         best and the calibrated confidence (see `Retriever._hit`)."""
-        ordinal, held, article_id = self._best_passage(candidate.address, terms, weights)
+        article_id = self._article_id(candidate)
+        ordinal, held = self._best_passage(candidate.address, article_id, terms, weights)
         matched = [i for i, term in enumerate(terms) if term in held]
         phantom = PHANTOM_SHARE * float(weights.max())
         confidence = float(weights[matched].sum()) / (float(weights.sum()) + phantom)
@@ -835,11 +867,11 @@ class TantivyRetriever:
         )
 
     def _best_passage(
-        self, seed: tantivy.DocAddress, terms: Sequence[str], weights: np.ndarray
-    ) -> tuple[int, set[str], str]:
-        """(ordinal, terms held with the headline's, article id) of the article's passage
-        whose body scores best; ties to the better full score, then the earlier passage."""
-        article_id = str(self._stored(seed).get_first("article"))
+        self, seed: tantivy.DocAddress, article_id: str, terms: Sequence[str], weights: np.ndarray
+    ) -> tuple[int, set[str]]:
+        """(ordinal, terms held with the headline's) of the article's passage whose body
+        scores best (`seed` is one of its passages); ties to the better full score, then
+        the earlier passage."""
         query = self._of_article(article_id, self._words_query(terms, [1.0] * len(terms)))
         hits = self._searcher.search(query, ARTICLE_PASSAGES, count=False).hits
         docs = [(float(score), self._stored(address)) for score, address in hits or [(0.0, seed)]]
@@ -851,7 +883,7 @@ class TantivyRetriever:
             if best is None or rank[:3] > best[:3]:
                 best = rank
         assert best is not None
-        return -best[2], best[3], article_id
+        return -best[2], best[3]
 
 
 def _body_scores(

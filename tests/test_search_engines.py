@@ -80,6 +80,25 @@ def test_finds_the_article_and_says_found(engine: SearchEngine) -> None:
     assert set(search.hits[0].terms) == {"electr", "ferri", "estuari"}
 
 
+@pytest.mark.parametrize("question", ["Portwen ferry", "estaury gales", "council budget"])
+def test_a_ranking_explains_any_of_its_articles_as_search_does(
+    engine: SearchEngine, question: str
+) -> None:
+    search = engine.search(question, as_of=JUNE_30, limit=3)
+    ranking = engine.rank(question, as_of=JUNE_30, limit=3)
+    assert list(ranking.article_ids) == [hit.article_id for hit in search.hits]
+    assert (ranking.found, ranking.terms, ranking.corrections) == (
+        search.found,
+        search.terms,
+        search.corrections,
+    )
+    # Explained in any order, alone or with others: each hit as the whole search has it.
+    chosen = list(reversed(ranking.article_ids))
+    assert ranking.search(chosen).hits == list(reversed(search.hits))
+    assert ranking.search(chosen[:1]).hits == search.hits[-1:]
+    assert ranking.search() == search
+
+
 def test_as_of_leaves_later_articles_out(engine: SearchEngine) -> None:
     assert _ids(engine, "Portwen ferry", datetime(2022, 6, 10, tzinfo=UTC)) == ["ferry"]
 
