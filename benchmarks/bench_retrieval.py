@@ -15,8 +15,9 @@ question's date, the same with ~20 % of words mistyped (one character edited in 
 word, fixed seed), the same without dates (as_of=None, i.e. now); latency per question in
 batch (index loaded once); index build time; peak RSS of the process building the index and
 of the process serving questions from the saved index (each measured in its own process);
-CPU time of whole answers from a bot store of the same articles (a card's answer, More, the
-answer with all five excerpts; see `serve_answers`); then "answer shown" (the labelled
+CPU time of whole answers from a bot store of the same articles on the same engine (a card's
+answer, More, the answer with all five excerpts; see `serve_answers`; readings kept at ingest
+with NEWSBOT_STORE_READINGS=true); then "answer shown" (the labelled
 answer on the top card, and on any of the top five cards, headline and excerpt as the user
 sees them) for dev, its tuning part and its held-out part, and why the top card misses
 it (`misses_table`); then the calibration of the
@@ -226,20 +227,21 @@ def serve_questions(newsqa: Path, index_dir: Path, engine: EngineName) -> dict[s
 # ----------------------------------------------------------------------------- whole answers
 
 
-def build_store(newsqa: Path, db: Path) -> float:
+def build_store(newsqa: Path, db: Path, engine: EngineName) -> float:
     """Child process: ingest newsqa into a bot store (and its index); CPU seconds spent."""
     from bot.service import NewsDesk
     from bot.settings import Settings
 
     started = time.process_time()
-    desk = NewsDesk.open(Settings(db=db), seed=False)
+    desk = NewsDesk.open(Settings(db=db, search_engine=engine), seed=False)
     desk.ingest([newsqa / "articles.jsonl"])
     desk.close()
     return time.process_time() - started
 
 
-def serve_answers(newsqa: Path, db: Path) -> dict[str, list[float]]:
-    """Child process: CPU ms (process_time) of whole answers from the bot's own store.
+def serve_answers(newsqa: Path, db: Path, engine: EngineName) -> dict[str, list[float]]:
+    """Child process: CPU ms (process_time) of whole answers from the bot's own store, on
+    `engine` (settings as the environment gives them: NEWSBOT_STORE_READINGS and the like).
 
     A card answer is what a chat gets: the search (SPREAD_WINDOW hits, for the story spread
     and the More order), the store reads and the excerpt of the result it shows; the other
@@ -251,7 +253,7 @@ def serve_answers(newsqa: Path, db: Path) -> dict[str, list[float]]:
     from bot.service import NewsDesk
     from bot.settings import Settings
 
-    desk = NewsDesk.open(Settings(db=db), seed=False)
+    desk = NewsDesk.open(Settings(db=db, search_engine=engine), seed=False)
     asked = [(q.text, q.as_of) for q in load_questions(newsqa)]
     desk.ask(asked[0][0], as_of=asked[0][1], excerpts=1)  # index loaded, caches of code warm
     reading.clear_cache()
@@ -606,8 +608,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         index_dir = Path(tmp)
         build = in_child(build_index, newsqa, index_dir, args.engine)
         served = in_child(serve_questions, newsqa, index_dir, args.engine)
-        store_cpu = in_child(build_store, newsqa, index_dir / "news.db")
-        whole = in_child(serve_answers, newsqa, index_dir / "news.db")
+        store_cpu = in_child(build_store, newsqa, index_dir / "news.db", args.engine)
+        whole = in_child(serve_answers, newsqa, index_dir / "news.db", args.engine)
         articles = load_articles(newsqa)
         bm25 = Bm25sBaseline(articles)
         fuzzy = FuzzyBaseline(articles)
@@ -641,7 +643,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"loaded in {served['load_s'] * 1000:.0f} ms, peak RSS {served['rss_mb']:.0f} MB."
         )
         print()
-        print("## Whole answers from the bot's store (CPU time, as of each date)")
+        print(f"## Whole answers from the bot's store ({args.engine}; CPU time, as of each date)")
         print()
         print(answers_table(whole))
         print()

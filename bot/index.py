@@ -35,7 +35,7 @@ import os
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
@@ -221,6 +221,12 @@ class Match:
     idf: Floats
     term_ids: tuple[int | None, ...]
     postings: tuple[tuple[Ints, Counts], ...]
+    # Per slot, its best passage on its own text and the terms it holds, once worked out
+    # (`LexicalIndex.body_top_two` reads the leading articles' passages, `best_passages`
+    # explains hits, mostly of those same articles).
+    best: dict[int, tuple[int, npt.NDArray[np.bool_]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def counts(self, first: int, end: int) -> npt.NDArray[np.int32]:
         """Counts of each query term (columns) in passages first..end-1 (rows)."""
@@ -649,7 +655,9 @@ class LexicalIndex:
         if not len(slots):
             empty = np.zeros(0)
             return empty, empty, np.zeros(0, np.int32)
-        _, group, sizes, _, body = self._own_scores(match, np.asarray(slots, np.int64))
+        chosen = np.asarray(slots, np.int64)
+        ids, group, sizes, counts, body = self._own_scores(match, chosen)
+        _remember_best(match, chosen, ids, group, sizes, counts, body)
         ends = np.cumsum(sizes)
         starts = ends - sizes
         top = np.maximum.reduceat(body, starts)
@@ -669,11 +677,14 @@ class LexicalIndex:
         group = np.repeat(np.arange(len(chosen)), sizes)
         ids = firsts[group] + np.arange(len(group)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
         counts = np.zeros((len(ids), len(match.postings)), np.int32)
+        # Each passage's row, -1 outside the chosen slots: one look-up per posting beats a
+        # binary search per passage and term (the leading articles hold ~1,500 passages).
+        row_of = np.full(self.n_passages, -1, np.int32)
+        row_of[ids] = np.arange(len(ids), dtype=np.int32)
         for i, (docs, tfs) in enumerate(match.postings):
-            if len(docs):
-                at = np.minimum(np.searchsorted(docs, ids), len(docs) - 1)
-                held = docs[at] == ids
-                counts[held, i] = tfs[at[held]]
+            rows = row_of[docs]
+            held = rows >= 0
+            counts[rows[held], i] = tfs[held]
         # The chosen slots' headline entries, and each one's row in `chosen`.
         lows, highs = self._h_indptr[chosen], self._h_indptr[chosen + 1]
         spans = highs - lows
@@ -745,13 +756,14 @@ class LexicalIndex:
             The best passage id of each slot, in order, and which query terms (columns)
             each (rows) or its headline holds.
         """
-        if not len(slots):
-            return np.zeros(0, np.int64), np.zeros((0, len(match.postings)), bool)
-        ids, group, sizes, counts, body = self._own_scores(match, np.asarray(slots, np.int64))
-        # Within each slot: the best body score, then full score, then the earlier passage.
-        order = np.lexsort((-ids, match.scores[ids], body, group))
-        best = order[np.cumsum(sizes) - 1]
-        return ids[best], counts[best] > 0
+        todo = np.array([slot for slot in dict.fromkeys(slots) if slot not in match.best])
+        if len(todo):
+            _remember_best(match, todo, *self._own_scores(match, todo.astype(np.int64)))
+        found = [match.best[slot] for slot in slots]
+        held = np.array([terms for _, terms in found], bool).reshape(
+            len(found), len(match.postings)
+        )
+        return np.array([passage for passage, _ in found], np.int64), held
 
     def _headline_counts(self, slot: int) -> dict[int, int]:
         low, high = self._h_indptr[slot], self._h_indptr[slot + 1]
@@ -960,6 +972,24 @@ _LANGUAGE_SAMPLE = 600
 def article_language(article: Article) -> lang.Language | None:
     """The language an article is kept under: that of its headline and first lines."""
     return lang.detect(f"{article.headline}\n{article.text[:_LANGUAGE_SAMPLE]}")
+
+
+def _remember_best(
+    match: Match,
+    chosen: npt.NDArray[np.int64],
+    ids: npt.NDArray[np.int64],
+    group: npt.NDArray[np.int64],
+    sizes: npt.NDArray[np.int64],
+    counts: Ints,
+    body: Floats,
+) -> None:
+    """Keep in `match.best` each chosen slot's best passage (of `LexicalIndex._own_scores`):
+    the best body score, then full score, then the earlier passage."""
+    order = np.lexsort((-ids, match.scores[ids], body, group))
+    best = order[np.cumsum(sizes) - 1]
+    rows = zip(chosen.tolist(), ids[best].tolist(), counts[best] > 0, strict=True)
+    for slot, passage, held in rows:
+        match.best[slot] = (passage, held)
 
 
 def _term_language(term: str) -> lang.Language | None:

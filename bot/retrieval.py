@@ -463,12 +463,10 @@ class Retriever:
             list(dict.fromkeys(_top(plain, ASIDE_CANDIDATES) + _top(fresh, ASIDE_CANDIDATES))),
             np.int64,
         )
-        starts = index.slot_start
-        following = np.minimum(lead + 1, len(starts) - 1)
-        ends = np.where(lead + 1 < len(starts), starts[following], index.n_passages)
-        lead = lead[ends - starts[lead] >= ASIDE_MIN_PASSAGES]  # shorter: never asides
-        top, second, _ = index.body_top_two(match, lead)
-        best[lead[second < ASIDE_RATIO * top]] *= ASIDE
+        top, second, sizes = index.body_top_two(match, lead)
+        # Shorter than ASIDE_MIN_PASSAGES: never an aside (read all the same: the best
+        # passages of the leading articles are those of most hits).
+        best[lead[(sizes >= ASIDE_MIN_PASSAGES) & (second < ASIDE_RATIO * top)]] *= ASIDE
         plain, fresh = rated(best)
         if titled:  # see SENTENCE_WEIGHT
             slots = _top(fresh, SENTENCE_CANDIDATES)

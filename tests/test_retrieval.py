@@ -298,3 +298,35 @@ def test_the_aside_test_reads_each_article_s_best_and_second_passage_on_its_own_
         assert second[slot] == pytest.approx(rest if end - first > 1 else 0.0)
     # The headline's words were taken out: on full scores best passages score more.
     assert (top < np.maximum.reduceat(match.scores, index.slot_start) - 1e-9).any()
+
+
+def test_best_passages_are_the_same_remembered_or_worked_out_anew() -> None:
+    """A hit's best passage is remembered from the aside test's reading of its article: it
+    must be the one `best_passage` finds for that article alone, in any batch."""
+    from bot.index import LexicalIndex
+
+    rng = np.random.default_rng(11)
+    vocabulary = ["harbour", "ferry", "storm", "keeper", "lamp", "bridge", "council", "tide"]
+    articles = [
+        Article(
+            id=f"a{n}",
+            headline=" ".join(rng.choice(vocabulary, 3)).capitalize(),
+            body=[
+                " ".join(rng.choice([*vocabulary, "the", "quiet", "market"], 10)) + "."
+                for _ in range(int(rng.integers(1, 12)))
+            ],
+        )
+        for n in range(30)
+    ]
+    index = LexicalIndex()
+    index.add(articles)
+    terms = ["harbour", "keeper", "tide", "unheard"]
+    alone = [index.best_passage(index.match(terms), slot) for slot in range(len(articles))]
+    read = index.match(terms)
+    index.body_top_two(read, list(range(0, len(articles), 2)))  # remembers every other one
+    assert len(read.best) == len(range(0, len(articles), 2))
+    for match in (read, index.match(terms)):
+        order = [int(slot) for slot in rng.permutation(len(articles))]
+        passages, held = index.best_passages(match, order)
+        for slot, passage, terms_held in zip(order, passages, held, strict=True):
+            assert (int(passage), list(terms_held)) == alone[slot]
