@@ -44,7 +44,7 @@ from bot.sources.feeds import FeedState, FetchResult, fetch_feed
 from bot.sources.fulltext import with_full_text
 from bot.store import Store, UpsertCounts
 from bot.stories import WINDOW as STORY_WINDOW
-from bot.stories import Story, build_stories, group_articles, spread
+from bot.stories import Idf, Story, build_stories, group_articles, spread
 from bot.tables.connection import is_postgres
 
 log = logging.getLogger(__name__)
@@ -332,7 +332,7 @@ class NewsDesk:
         report.absorb(counts)
         if changed:
             self._changes.note([article.id for article in changed], started)
-            found = self._learn_boilerplate(changed) - {article.id for article in changed}
+            found = self._learn_boilerplate(changed, keys) - {article.id for article in changed}
             if stale is None:
                 self._reindex(sorted(found))
             else:
@@ -380,19 +380,38 @@ class NewsDesk:
         if self.settings.store_readings:
             self.store.save_readings(stored_reading.made(list(articles)))
 
-    def _learn_boilerplate(self, changed: Sequence[Article]) -> set[str]:
+    def _learn_boilerplate(
+        self, changed: Sequence[Article], keys: Mapping[str, Sequence[str | None]]
+    ) -> set[str]:
         """Count the new articles' paragraphs; returns the ids of the articles of their
         sources that hold a paragraph which has just become boilerplate (to re-index, so
-        it leaves the index)."""
-        sources = {boilerplate.source_of(article) for article in changed}
-        fresh = self.store.repeated_paragraphs(boilerplate.MIN_ARTICLES, sources)
+        it leaves the index). `keys` are the articles' `boilerplate.body_keys` by id."""
         stale: set[str] = set()
-        for source, keys in fresh.items():
-            new_keys = keys - self._boilerplate.get(source, set())
-            self._boilerplate[source] = keys
-            if new_keys:
-                stale.update(self.store.articles_holding(source, new_keys))
+        for source, new_keys in self._new_boilerplate(changed, keys).items():
+            stale.update(self.store.articles_holding(source, new_keys))
         return stale
+
+    def _new_boilerplate(
+        self, articles: Sequence[Article], keys: Mapping[str, Sequence[str | None]]
+    ) -> dict[str, set[str]]:
+        """Learn which of these stored articles' paragraphs have become boilerplate; returns
+        them per source.
+
+        Only the articles' keys not yet boilerplate are looked up: a paragraph becomes
+        boilerplate when an article holding it is stored, so the cost follows the articles,
+        not the store.
+        """
+        wanted: dict[str, set[str]] = {}
+        for article in articles:
+            source = boilerplate.source_of(article)
+            known = self._boilerplate.get(source, set())
+            wanted.setdefault(source, set()).update(
+                key for key in keys[article.id] if key is not None and key not in known
+            )
+        fresh = self.store.repeated_among(boilerplate.MIN_ARTICLES, wanted)
+        for source, new_keys in fresh.items():
+            self._boilerplate[source] = self._boilerplate.get(source, set()) | new_keys
+        return fresh
 
     def _reindex(self, article_ids: Iterable[str], processes: int = 0) -> None:
         """Index these stored articles again, as the boilerplate known now strips them
@@ -418,19 +437,21 @@ class NewsDesk:
         """
         now = datetime.now(UTC)
         dated = sorted(articles, key=lambda article: article.published or now)
+        idf = _IdfCache(self.retriever.idf)  # the index does not change while grouping
         chunk: list[Article] = []
         for article in dated:
             if chunk and (article.published or now) - (chunk[0].published or now) > STORY_CHUNK:
-                self._group_chunk(chunk, now, signatures)
+                self._group_chunk(chunk, now, idf, signatures)
                 chunk = []
             chunk.append(article)
         if chunk:
-            self._group_chunk(chunk, now, signatures)
+            self._group_chunk(chunk, now, idf, signatures)
 
     def _group_chunk(
         self,
         articles: Sequence[Article],
         now: datetime,
+        idf: _IdfCache,
         signatures: Mapping[str, dict[str, int]] | None = None,
     ) -> None:
         first, last = articles[0].published or now, articles[-1].published or now
@@ -438,7 +459,7 @@ class NewsDesk:
             articles,
             known=self.store.stories_of([article.id for article in articles]),
             pool=self.store.story_members(first - STORY_WINDOW, last + STORY_WINDOW),
-            idf=self.retriever.idf,
+            idf=idf,
             next_id=-len(articles),  # provisional; the store allocates the real ids
             now=now,
             signatures=signatures,
@@ -601,10 +622,7 @@ class NewsDesk:
         fresh = self._changes.take()
         if fresh:
             articles = list(self.store.get_many(fresh).values())
-            sources = {boilerplate.source_of(article) for article in articles}
-            self._boilerplate.update(
-                self.store.repeated_paragraphs(boilerplate.MIN_ARTICLES, sources)
-            )
+            self._new_boilerplate(articles, {a.id: boilerplate.body_keys(a) for a in articles})
             self.retriever.add(self._stripped(articles))
             log.info("indexed %d articles stored by another process", len(articles))
         if self.store.count() != len(self.retriever):  # some were deleted elsewhere
@@ -862,6 +880,22 @@ class DigestDesk:
         if answer is not None and answer.found:
             return answer
         return self._desk.ask(question, context=context, excerpts=excerpts)
+
+
+class _IdfCache:
+    """An index's idf of stems, each looked up once while the index stays as it is (a
+    batch's week-chunks share most of their stems with their neighbours' pools)."""
+
+    def __init__(self, idf: Idf) -> None:
+        self._idf = idf
+        self._known: dict[str, float] = {}
+
+    def __call__(self, terms: Iterable[str]) -> dict[str, float]:
+        wanted = list(terms)
+        missing = [term for term in wanted if term not in self._known]
+        if missing:
+            self._known.update(self._idf(missing))
+        return {term: self._known[term] for term in wanted}
 
 
 def _feed_state(url: str, status: FeedStatus | None) -> FeedState | None:

@@ -45,52 +45,33 @@ class ArticlesTables(StoreBase):
         keys = paragraph_keys or {}
         added = updated = unchanged = 0
         changed: list[Article] = []
+        rows: list[tuple[object, ...]] = []
+        replaced: list[str] = []
+        paragraphs: dict[str, list[tuple[str, int, str]]] = {}  # the last version's
         now = _now()
         with self.transaction() as db:
-            for article in articles:
+            batch = list(articles)
+            # One look-up and one write per batch, not a statement per article.
+            digests = _digests(db, [article.id for article in batch])
+            for article in batch:
                 digest = _digest(article)
-                row = db.execute(
-                    "SELECT digest FROM articles WHERE id = ?", (article.id,)
-                ).fetchone()
-                if row is not None and row["digest"] == digest:
+                old = digests.get(article.id)
+                if old == digest:
                     unchanged += 1
                     continue
-                db.execute(
-                    """
-                    INSERT INTO articles (id, headline, published, summary, dateline, body,
-                        subheadings, caption, source, url, digest, ingested_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (id) DO UPDATE SET
-                        headline = excluded.headline, published = excluded.published,
-                        summary = excluded.summary, dateline = excluded.dateline,
-                        body = excluded.body, subheadings = excluded.subheadings,
-                        caption = excluded.caption, source = excluded.source,
-                        url = excluded.url, digest = excluded.digest,
-                        updated_at = excluded.updated_at
-                    """,
-                    (
-                        article.id,
-                        article.headline,
-                        _iso(article.published),
-                        json.dumps(article.summary, ensure_ascii=False),
-                        article.dateline,
-                        json.dumps(article.body, ensure_ascii=False),
-                        json.dumps(article.subheadings, ensure_ascii=False),
-                        article.caption,
-                        article.source,
-                        article.url,
-                        digest,
-                        now,
-                        now,
-                    ),
-                )
-                _write_paragraphs(db, article, keys.get(article.id), replace=row is not None)
-                changed.append(article)
-                if row is None:
+                digests[article.id] = digest
+                rows.append(_row(article, digest, now))
+                if old is None:
                     added += 1
                 else:
                     updated += 1
+                    replaced.append(article.id)
+                paragraphs[article.id] = _paragraph_rows(article, keys.get(article.id))
+                changed.append(article)
             if changed:
+                _forget_paragraphs(db, replaced)  # read from the old bodies: before they go
+                db.executemany(_UPSERT, rows)
+                db.executemany(_ADD_PARAGRAPH, [row for r in paragraphs.values() for row in r])
                 self._bump_generation(db)
         return UpsertCounts(added, updated, unchanged), changed
 
@@ -102,9 +83,9 @@ class ArticlesTables(StoreBase):
             removed = 0
             for chunk in _chunks(article_ids, 500):
                 marks = ",".join("?" * len(chunk))
+                _forget_paragraphs(db, chunk)  # read from the bodies: before they go
                 cursor = db.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
                 removed += cursor.rowcount
-                db.execute(f"DELETE FROM paragraphs WHERE article_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM readings WHERE article_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM story_articles WHERE article_id IN ({marks})", chunk)
             if removed:
@@ -189,7 +170,7 @@ class ArticlesTables(StoreBase):
 
         Limited to `sources` when given (say those of a batch just ingested).
         """
-        query = "SELECT source, key FROM paragraphs"
+        query = "SELECT source, key FROM paragraph_keys"
         params: list[object] = []
         if sources is not None:
             if not sources:
@@ -200,38 +181,127 @@ class ArticlesTables(StoreBase):
         result: dict[str, set[str]] = {}
         with self._lock:
             for row in self._db.execute(query, [*params, min_articles]):
-                result.setdefault(row["source"], set()).add(row["key"])
+                result.setdefault(row["source"], set()).add(_hex(row["key"]))
+        return result
+
+    def repeated_among(
+        self, min_articles: int, keys: Mapping[str, Collection[str]]
+    ) -> dict[str, set[str]]:
+        """Per source, those of its given paragraph keys that at least `min_articles` of its
+        articles hold (sources with none are absent).
+
+        Reads only the keys asked about (say those of a batch just ingested), through the
+        table's primary key: its cost follows the batch, not the store.
+        """
+        result: dict[str, set[str]] = {}
+        with self._lock:
+            for source, wanted in keys.items():
+                for chunk in _chunks(sorted(map(_number, wanted)), 500):
+                    marks = ",".join("?" * len(chunk))
+                    rows = self._db.execute(
+                        f"SELECT key FROM paragraph_keys WHERE source = ? AND key IN ({marks})"
+                        " GROUP BY key HAVING COUNT(*) >= ?",
+                        [source, *chunk, min_articles],
+                    )
+                    found = {_hex(row["key"]) for row in rows}
+                    if found:
+                        result.setdefault(source, set()).update(found)
         return result
 
     def articles_holding(self, source: str, keys: Collection[str]) -> list[str]:
         """Ids of the source's articles that hold any of these paragraph keys."""
         ids: set[str] = set()
         with self._lock:
-            for chunk in _chunks(sorted(keys), 500):
+            for chunk in _chunks(sorted(map(_number, keys)), 500):
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(
-                    f"SELECT article_id FROM paragraphs WHERE source = ? AND key IN ({marks})",
+                    f"SELECT article_id FROM paragraph_keys WHERE source = ? AND key IN ({marks})",
                     [source, *chunk],
                 )
                 ids.update(row["article_id"] for row in rows)
         return sorted(ids)
 
 
-def _write_paragraphs(
-    db: Database,
-    article: Article,
-    keys: Collection[str | None] | None = None,
-    *,
-    replace: bool = True,
-) -> None:
-    if replace:
-        db.execute("DELETE FROM paragraphs WHERE article_id = ?", (article.id,))
-    source = boilerplate.source_of(article)
-    found = boilerplate.paragraph_keys(article) if keys is None else set(keys) - {None}
-    db.executemany(
-        "INSERT INTO paragraphs (source, key, article_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-        [(source, key, article.id) for key in found],
+_UPSERT = """
+    INSERT INTO articles (id, headline, published, summary, dateline, body,
+        subheadings, caption, source, url, digest, ingested_at, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET
+        headline = excluded.headline, published = excluded.published,
+        summary = excluded.summary, dateline = excluded.dateline,
+        body = excluded.body, subheadings = excluded.subheadings,
+        caption = excluded.caption, source = excluded.source,
+        url = excluded.url, digest = excluded.digest,
+        updated_at = excluded.updated_at
+"""
+_ADD_PARAGRAPH = (
+    "INSERT INTO paragraph_keys (source, key, article_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+)
+_WORD = 1 << 64
+
+
+def _number(key: str) -> int:
+    """A paragraph key (16 hex digits) as the signed 64-bit integer the table holds."""
+    value = int(key, 16)
+    return value - _WORD if value >= _WORD >> 1 else value
+
+
+def _hex(number: int) -> str:
+    """The paragraph key a stored integer stands for (`_number` undone)."""
+    return format(number % _WORD, "016x")
+
+
+def _digests(db: Database, article_ids: Sequence[str]) -> dict[str, str]:
+    """The stored digest of each of these articles that is stored."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(sorted(set(article_ids)), 500):
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(f"SELECT id, digest FROM articles WHERE id IN ({marks})", chunk)
+        found.update((row["id"], row["digest"]) for row in rows)
+    return found
+
+
+def _row(article: Article, digest: str, now: str) -> tuple[object, ...]:
+    return (
+        article.id,
+        article.headline,
+        _iso(article.published),
+        json.dumps(article.summary, ensure_ascii=False),
+        article.dateline,
+        json.dumps(article.body, ensure_ascii=False),
+        json.dumps(article.subheadings, ensure_ascii=False),
+        article.caption,
+        article.source,
+        article.url,
+        digest,
+        now,
+        now,
     )
+
+
+def _paragraph_rows(
+    article: Article, keys: Collection[str | None] | None = None
+) -> list[tuple[str, int, str]]:
+    source = boilerplate.source_of(article)
+    found = (
+        boilerplate.paragraph_keys(article)
+        if keys is None
+        else {key for key in keys if key is not None}
+    )
+    return [(source, _number(key), article.id) for key in found]
+
+
+def _forget_paragraphs(db: Database, article_ids: Sequence[str]) -> None:
+    """Delete the paragraph keys of these stored articles, found again from their stored
+    bodies (`boilerplate.paragraph_key` is a pure function of the text, so they are the
+    keys that were written): the table needs no second index by article."""
+    for chunk in _chunks(list(article_ids), 500):
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(f"SELECT * FROM articles WHERE id IN ({marks})", chunk).fetchall()
+        doomed = [key for row in rows for key in _paragraph_rows(_article(row))]
+        db.executemany(
+            "DELETE FROM paragraph_keys WHERE source = ? AND key = ? AND article_id = ?", doomed
+        )
 
 
 def _article(row: Row) -> Article:

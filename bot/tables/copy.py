@@ -13,6 +13,9 @@ from bot.tables.connection import Database
 from bot.tables.db import StoreBase
 
 BATCH = 1000
+# Tables without SQLite's implicit rowid (WITHOUT ROWID), by their primary key's columns:
+# copied without a rowid and read in key order on both sides.
+KEYED = {"paragraph_keys": ("source", "key", "article_id")}
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,8 @@ def copy_store(source: StoreBase, target: StoreBase) -> list[TableCopy]:
                 if set(columns) != set(_columns(db, table)):
                     raise StoreError(f"table {table} has other columns in the target")
                 db.execute(f"DELETE FROM {table}")
-                names = ", ".join(["rowid", *columns])
-                marks = ", ".join("?" * (len(columns) + 1))
+                names = ", ".join(_ordered(table, columns))
+                marks = ", ".join("?" * len(_ordered(table, columns)))
                 insert = f"INSERT INTO {table} ({names}) VALUES ({marks})"
                 for batch in _batches(_rows(source._db, table, columns)):
                     db.executemany(insert, batch)
@@ -104,19 +107,28 @@ def _columns(db: Database, table: str) -> list[str]:
     return [name for name in names if name != "rowid"]
 
 
+def _ordered(table: str, columns: list[str]) -> list[str]:
+    """The columns a copy reads and writes: the order's key columns first, then the others."""
+    key = list(KEYED.get(table, ("rowid",)))
+    return key + [column for column in columns if column not in key]
+
+
 def _rows(db: Database, table: str, columns: list[str]) -> Iterator[tuple[Any, ...]]:
-    names = ", ".join(["rowid", *columns])
-    last = None
+    """The table's rows, in the order of its key (`_ordered`'s first columns)."""
+    names = _ordered(table, columns)
+    width = len(KEYED.get(table, ("rowid",)))
+    key = ", ".join(names[:width])
+    last: tuple[Any, ...] | None = None
     while True:  # in pages, so a large table never sits in memory at once
-        where = "" if last is None else " WHERE rowid > ?"
+        where = "" if last is None else f" WHERE ({key}) > ({', '.join('?' * width)})"
         rows = db.execute(
-            f"SELECT {names} FROM {table}{where} ORDER BY rowid LIMIT {BATCH}",
-            () if last is None else (last,),
+            f"SELECT {', '.join(names)} FROM {table}{where} ORDER BY {key} LIMIT {BATCH}",
+            () if last is None else last,
         ).fetchall()
         if not rows:
             return
         yield from (tuple(row) for row in rows)
-        last = rows[-1][0]
+        last = tuple(rows[-1])[:width]
 
 
 def _batches(rows: Iterator[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:

@@ -6,8 +6,11 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from bot.tables.connection import Database
+
+T = TypeVar("T")
 
 
 class StoreBase:
@@ -112,7 +115,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
