@@ -1,5 +1,6 @@
 """The store's paragraph keys (what finds boilerplate): one row per article and paragraph,
-kept exact through updates, deletes and the migration that narrowed them."""
+and the boilerplate they count kept beside them, exact through updates, deletes and the
+migrations that narrowed them and kept the boilerplate."""
 
 from __future__ import annotations
 
@@ -50,6 +51,18 @@ def expected_rows(articles: list[Article]) -> set[tuple[str, str, str]]:
     }
 
 
+def counted(store: Store) -> dict[str, set[str]]:
+    """The boilerplate as counted from every paragraph key (what the kept table must equal)."""
+    rows = store._db.execute(
+        "SELECT source, key FROM paragraph_keys GROUP BY source, key HAVING COUNT(*) >= ?",
+        (boilerplate.MIN_ARTICLES,),
+    ).fetchall()
+    result: dict[str, set[str]] = {}
+    for row in rows:
+        result.setdefault(row[0], set()).add(_hex(row[1]))
+    return result
+
+
 def test_a_key_is_a_signed_64_bit_integer_and_back() -> None:
     for key in ("0000000000000000", "7fffffffffffffff", "8000000000000000", "ffffffffffffffff"):
         assert -(1 << 63) <= _number(key) < 1 << 63
@@ -63,6 +76,7 @@ def test_updates_and_deletes_leave_exactly_the_live_articles_keys(store: Store) 
     assert stored_rows(store) == expected_rows(articles)
     repeated = {boilerplate.paragraph_key(SIGN_UP), boilerplate.paragraph_key(PLAYER)}
     assert store.repeated_paragraphs(boilerplate.MIN_ARTICLES) == {"herald.example": repeated}
+    assert counted(store) == {"herald.example": repeated}
     # Two articles drop the player: its paragraph is held by four, under the threshold.
     changed = [herald(n, SIGN_UP) for n in range(2)]
     counts, _ = store.upsert(changed)
@@ -72,16 +86,22 @@ def test_updates_and_deletes_leave_exactly_the_live_articles_keys(store: Store) 
     assert store.repeated_paragraphs(boilerplate.MIN_ARTICLES) == {
         "herald.example": {boilerplate.paragraph_key(SIGN_UP)}
     }
+    assert counted(store) == store.repeated_paragraphs(boilerplate.MIN_ARTICLES)
     # Retention: a deleted article leaves no key behind, so it never counts again.
     assert store.delete(["herald-0", "herald-3", "missing"]) == 2
     gone = {"herald-0", "herald-3"}
     assert stored_rows(store) == expected_rows([a for a in live if a.id not in gone])
     assert store.repeated_paragraphs(boilerplate.MIN_ARTICLES) == {}
+    assert store.repeated_paragraphs(4) == {"herald.example": {boilerplate.paragraph_key(SIGN_UP)}}
+    # Back over the threshold: kept again.
+    store.upsert([herald(7, SIGN_UP)])
+    assert store.repeated_paragraphs(boilerplate.MIN_ARTICLES) == counted(store) != {}
     assert store.articles_holding("herald.example", repeated) == [
         "herald-1",
         "herald-2",
         "herald-4",
         "herald-5",
+        "herald-7",
     ]
 
 
@@ -123,4 +143,5 @@ def test_the_narrowing_migration_keeps_every_key(
     assert "paragraphs" not in tables
     assert stored_rows(store) == expected_rows(articles)
     assert store.repeated_paragraphs(boilerplate.MIN_ARTICLES) == boilerplate.repeated(articles)
+    assert counted(store) == boilerplate.repeated(articles)
     store.close()

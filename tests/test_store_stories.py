@@ -98,6 +98,12 @@ def test_the_story_counter_starts_after_the_stories_an_older_store_has(path: Pat
     with store.transaction() as db:  # as a store from before the counter (schema 11) was
         db.execute("DELETE FROM meta WHERE key = 'story_id'")
         db.execute("DROP TABLE readings")  # nor the readings of schema 13
+        db.execute("DROP TABLE boilerplate_keys")  # nor the kept boilerplate of schema 15
+        db.execute("DROP TABLE paragraph_keys")  # its keys were still those of schema 9
+        db.execute(
+            "CREATE TABLE paragraphs (source TEXT NOT NULL, key TEXT NOT NULL,"
+            " article_id TEXT NOT NULL, PRIMARY KEY (source, key, article_id))"
+        )
         db.set_schema_version(11)
     store.close()
     store = Store.open(path)

@@ -69,9 +69,12 @@ class ArticlesTables(StoreBase):
                 paragraphs[article.id] = _paragraph_rows(article, keys.get(article.id))
                 changed.append(article)
             if changed:
-                _forget_paragraphs(db, replaced)  # read from the old bodies: before they go
+                gone = _forget_paragraphs(db, replaced)  # read from the old bodies: before they go
                 db.executemany(_UPSERT, rows)
-                db.executemany(_ADD_PARAGRAPH, [row for r in paragraphs.values() for row in r])
+                fresh = [row for r in paragraphs.values() for row in r]
+                db.executemany(_ADD_PARAGRAPH, fresh)
+                _settle_boilerplate(db, gone, rising=False)
+                _settle_boilerplate(db, fresh, rising=True)
                 self._bump_generation(db)
         return UpsertCounts(added, updated, unchanged), changed
 
@@ -83,9 +86,10 @@ class ArticlesTables(StoreBase):
             removed = 0
             for chunk in _chunks(article_ids, 500):
                 marks = ",".join("?" * len(chunk))
-                _forget_paragraphs(db, chunk)  # read from the bodies: before they go
+                gone = _forget_paragraphs(db, chunk)  # read from the bodies: before they go
                 cursor = db.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
                 removed += cursor.rowcount
+                _settle_boilerplate(db, gone, rising=False)
                 db.execute(f"DELETE FROM readings WHERE article_id IN ({marks})", chunk)
                 db.execute(f"DELETE FROM story_articles WHERE article_id IN ({marks})", chunk)
             if removed:
@@ -168,19 +172,24 @@ class ArticlesTables(StoreBase):
     ) -> dict[str, set[str]]:
         """Per source, the keys of the paragraphs at least `min_articles` of its articles hold.
 
-        Limited to `sources` when given (say those of a batch just ingested).
+        Limited to `sources` when given. At `boilerplate.MIN_ARTICLES` (what the bot asks
+        for) this reads the boilerplate kept beside the counts (`boilerplate_keys`), so a
+        process starting up reads the boilerplate, not every paragraph's key.
         """
-        query = "SELECT source, key FROM paragraph_keys"
+        kept = min_articles == boilerplate.MIN_ARTICLES
+        query = f"SELECT source, key FROM {'boilerplate_keys' if kept else 'paragraph_keys'}"
         params: list[object] = []
         if sources is not None:
             if not sources:
                 return {}
             query += f" WHERE source IN ({','.join('?' * len(sources))})"
             params += list(sources)
-        query += " GROUP BY source, key HAVING COUNT(*) >= ?"
+        if not kept:
+            query += " GROUP BY source, key HAVING COUNT(*) >= ?"
+            params.append(min_articles)
         result: dict[str, set[str]] = {}
         with self._lock:
-            for row in self._db.execute(query, [*params, min_articles]):
+            for row in self._db.execute(query, params):
                 result.setdefault(row["source"], set()).add(_hex(row["key"]))
         return result
 
@@ -193,16 +202,17 @@ class ArticlesTables(StoreBase):
         Reads only the keys asked about (say those of a batch just ingested), through the
         table's primary key: its cost follows the batch, not the store.
         """
+        if min_articles == boilerplate.MIN_ARTICLES:  # kept beside the counts
+            query = "SELECT key FROM boilerplate_keys WHERE source = ? AND key IN ({})"
+        else:
+            query = "SELECT key FROM paragraph_keys WHERE source = ? AND key IN ({})"
+            query += f" GROUP BY key HAVING COUNT(*) >= {int(min_articles)}"
         result: dict[str, set[str]] = {}
         with self._lock:
             for source, wanted in keys.items():
                 for chunk in _chunks(sorted(map(_number, wanted)), 500):
                     marks = ",".join("?" * len(chunk))
-                    rows = self._db.execute(
-                        f"SELECT key FROM paragraph_keys WHERE source = ? AND key IN ({marks})"
-                        " GROUP BY key HAVING COUNT(*) >= ?",
-                        [source, *chunk, min_articles],
-                    )
+                    rows = self._db.execute(query.format(marks), [source, *chunk])
                     found = {_hex(row["key"]) for row in rows}
                     if found:
                         result.setdefault(source, set()).update(found)
@@ -291,10 +301,12 @@ def _paragraph_rows(
     return [(source, _number(key), article.id) for key in found]
 
 
-def _forget_paragraphs(db: Database, article_ids: Sequence[str]) -> None:
+def _forget_paragraphs(db: Database, article_ids: Sequence[str]) -> list[tuple[str, int, str]]:
     """Delete the paragraph keys of these stored articles, found again from their stored
     bodies (`boilerplate.paragraph_key` is a pure function of the text, so they are the
-    keys that were written): the table needs no second index by article."""
+    keys that were written): the table needs no second index by article. Returns the rows
+    deleted."""
+    gone: list[tuple[str, int, str]] = []
     for chunk in _chunks(list(article_ids), 500):
         marks = ",".join("?" * len(chunk))
         rows = db.execute(f"SELECT * FROM articles WHERE id IN ({marks})", chunk).fetchall()
@@ -302,6 +314,42 @@ def _forget_paragraphs(db: Database, article_ids: Sequence[str]) -> None:
         db.executemany(
             "DELETE FROM paragraph_keys WHERE source = ? AND key = ? AND article_id = ?", doomed
         )
+        gone += doomed
+    return gone
+
+
+def _settle_boilerplate(
+    db: Database, rows: Sequence[tuple[str, int, str]], *, rising: bool
+) -> None:
+    """Keep `boilerplate_keys` the (source, key) pairs that `boilerplate.MIN_ARTICLES` or
+    more articles hold, for the pairs of these paragraph rows, just added (`rising`: a pair
+    may have reached the threshold) or just deleted (it may have fallen under it)."""
+    by_source: dict[str, set[int]] = {}
+    for source, key, _ in rows:
+        by_source.setdefault(source, set()).add(key)
+    changed: list[tuple[str, int]] = []
+    for source, keys in by_source.items():
+        for chunk in _chunks(sorted(keys), 500):
+            marks = ",".join("?" * len(chunk))
+            counts = dict(
+                db.execute(
+                    f"SELECT key, COUNT(*) FROM paragraph_keys WHERE source = ?"
+                    f" AND key IN ({marks}) GROUP BY key",
+                    [source, *chunk],
+                ).fetchall()
+            )
+            changed += [
+                (source, key)
+                for key in chunk
+                if (counts.get(key, 0) >= boilerplate.MIN_ARTICLES) == rising
+            ]
+    if rising:
+        db.executemany(
+            "INSERT INTO boilerplate_keys (source, key) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            changed,
+        )
+    else:
+        db.executemany("DELETE FROM boilerplate_keys WHERE source = ? AND key = ?", changed)
 
 
 def _article(row: Row) -> Article:

@@ -15,7 +15,10 @@ from bot.tables.db import StoreBase
 BATCH = 1000
 # Tables without SQLite's implicit rowid (WITHOUT ROWID), by their primary key's columns:
 # copied without a rowid and read in key order on both sides.
-KEYED = {"paragraph_keys": ("source", "key", "article_id")}
+KEYED = {
+    "paragraph_keys": ("source", "key", "article_id"),
+    "boilerplate_keys": ("source", "key"),
+}
 
 
 @dataclass(frozen=True)

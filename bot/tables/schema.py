@@ -204,6 +204,10 @@ MIGRATIONS: tuple[str | Callable[[Database], None], ...] = (
     # hex digits, in one B-tree ordered by its primary key (SQLite: WITHOUT ROWID) and no
     # second index by article (an article's keys are read again from its body to delete them).
     lambda db: _narrow_paragraphs(db),
+    # 15: the boilerplate itself, kept beside the counts at every write: the (source, key)
+    # pairs that bot.boilerplate.MIN_ARTICLES (5 here) or more of a source's articles hold, so
+    # a process starting up reads them instead of counting every paragraph key.
+    lambda db: _keep_boilerplate(db),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -312,6 +316,23 @@ def _narrow_paragraphs(db: Database) -> None:
         )
         last = rows[-1]["rowid"]
     db.execute("DROP TABLE paragraphs")
+
+
+def _keep_boilerplate(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE boilerplate_keys (
+            source TEXT NOT NULL,
+            key    INTEGER NOT NULL,
+            PRIMARY KEY (source, key)
+        )
+        """
+        + (" WITHOUT ROWID" if db.dialect == "sqlite" else "")
+    )
+    db.execute(
+        "INSERT INTO boilerplate_keys (source, key) SELECT source, key FROM paragraph_keys"
+        " GROUP BY source, key HAVING COUNT(*) >= 5"
+    )
 
 
 def _write_paragraphs(db: Database, article: Article) -> None:
