@@ -51,6 +51,10 @@ _CONJUNCTION = "و"
 LIGHT_MARK = "~"
 # One-letter particles fused to a word: "and", "so", "with", "for", "like" ("لمنظمة", "وفرنسا").
 _PROCLITICS = frozenset("وفبلك")
+# Endings a name takes as an adjective or with a pronoun: the nisba ("فلسطيني", "الفلسطينية",
+# "الفلسطينيين", "الفلسطينيون") and "his", "her" ("ابنه", "ابنها"). Snowball takes one suffix
+# off, so "الفلسطينيين" gives "لسطيني" where "فلسطين" gives "لسط".
+_BARE_ENDINGS = ("ي", "ية", "يين", "يون", "يه", "ه", "ها")
 
 
 def normalize(text: str) -> str:
@@ -155,6 +159,32 @@ def light_form(word: str) -> str:
     if bare.endswith(_FEMININE_PLURAL) and len(bare) >= 5:
         return bare[:-2]
     return bare
+
+
+def bare_readings(word: str) -> list[str]:
+    """Other ways to read a normalised Arabic word as a bare word: less one or two fused
+    particles (و ف ب ل ك, on a word without the article: "لكندا" -> "كندا"), and less a
+    nisba or pronoun ending, with or without its article ("الفلسطينيين" -> "فلسطين"); a
+    reading of three letters or more, never the word itself (nor its article-less form).
+
+    Each is only a guess ("لبنان" is not "ل" + "بنان"): `bot.retrieval.query_terms` keeps a
+    reading whose stem an article's headline holds, a name the question asks about.
+    """
+    base = strip_article(word)
+    heads = [base]
+    if base == word:  # a particle comes before the article, never after it
+        for letter in base[:2]:
+            if letter not in _PROCLITICS:
+                break
+            heads.append(heads[-1][1:])
+    found: list[str] = []
+    for head in heads:
+        for ending in ("", *_BARE_ENDINGS):
+            if head.endswith(ending):
+                bare = head[: len(head) - len(ending)]
+                if len(bare) >= 3 and bare != base and bare not in found:
+                    found.append(bare)
+    return found
 
 
 def split_joined(word: str, known: Callable[[str], bool]) -> tuple[str, str] | None:

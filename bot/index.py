@@ -272,6 +272,7 @@ class LexicalIndex:
         # The headline field, cached until articles change: each headline entry's slot, and
         # each slot's BM25 length normalisation (see `headline_scores`).
         self._headline_field: tuple[Ints, Floats] | None = None
+        self._headline_terms: frozenset[int] | None = None  # of live headlines, cached
         self._form_terms: dict[str, int] = {}
         self._form_light: dict[str, int] = {}
 
@@ -528,6 +529,7 @@ class LexicalIndex:
             self._n_live = None
             self._n_live_by_code = None
             self._headline_field = None
+            self._headline_terms = None
         return self._alive
 
     def _live_by_code(self) -> Ints:
@@ -592,6 +594,17 @@ class LexicalIndex:
             minlength=len(alive),
         ).astype(np.float64, copy=False)  # weighted counts are float64 already: no copy
         return Match(scores, idf, tuple(term_ids), tuple(postings))
+
+    def in_headlines(self, term: str) -> bool:
+        """Whether the headline of a live article holds `term` (a stem)."""
+        term_id = self._term_ids.get(term)
+        if term_id is None:
+            return False
+        self._passage_alive()  # drops the cache when articles changed
+        if self._headline_terms is None:
+            live = np.repeat(self._slot_alive, np.diff(self._h_indptr))
+            self._headline_terms = frozenset(self._h_terms[live].tolist())
+        return term_id in self._headline_terms
 
     def headline_scores(self, match: Match) -> Floats:
         """BM25 of the query terms over each slot's headline read as a field of its own.

@@ -90,8 +90,9 @@ from bot.retrieval import (
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 3  # 2: each article's headline length, for the headline field of Arabic questions;
-# 3: the sentences of Arabic passages, for their words together (SENTENCE_WEIGHT)
+FORMAT = 4  # 2: each article's headline length, for the headline field of Arabic questions;
+# 3: the sentences of Arabic passages, for their words together (SENTENCE_WEIGHT);
+# 4: each article's headline terms, searchable, for an Arabic word's bare readings
 SUBDIR = "tantivy"
 _ARABIC = language_code("ar")
 WORDS_FILE = "words.tsv"
@@ -124,6 +125,11 @@ def _schema() -> tantivy.Schema:
     builder.add_bytes_field("head", stored=True, indexed=False, fast=False)
     # On an article's first passage only: its headline's term count (see `_headline_averages`).
     builder.add_unsigned_field("head_length", stored=False, indexed=False, fast=True)
+    # On an article's first passage only: its headline's terms, to tell a name (see
+    # `bot.retrieval.title_readings`).
+    builder.add_text_field(
+        "head_terms", stored=False, tokenizer_name="whitespace", index_option="basic"
+    )
     # On the passages of Arabic articles: the distinct terms of each sentence, space-separated,
     # a line per sentence (see `_add_sentence_scores`).
     builder.add_bytes_field("sentences", stored=True, indexed=False, fast=False)
@@ -182,6 +188,7 @@ class TantivyRetriever:
         self._head_lengths: list[float] | None = None
         # Per reader: stem -> (committed document frequency, its language's code).
         self._seen: dict[str, tuple[int, int]] = {}
+        self._titled: dict[str, bool] = {}  # stem -> whether a live headline holds it
         self._stems: dict[str, str | None] = {}  # word form -> stem (None: stopword)
         self.candidate_passages = CANDIDATE_PASSAGES
 
@@ -282,6 +289,7 @@ class TantivyRetriever:
                 doc.add_bytes("head", head)
                 if kind == "lead":
                     doc.add_unsigned("head_length", len(headline))
+                    doc.add_text("head_terms", " ".join(headline))
                 if arabic_text:
                     doc.add_bytes("sentences", self._sentences(body, stems))
                 writer.add_document(doc)
@@ -420,6 +428,7 @@ class TantivyRetriever:
         self._by_code = None
         self._head_lengths = None
         self._seen = {}
+        self._titled = {}
 
     # -- statistics ---------------------------------------------------------------------------
 
@@ -557,7 +566,15 @@ class TantivyRetriever:
         return settle(question, mine, others, limit, terms + extra, corrections, explain)
 
     def _query_terms(self, question: str) -> tuple[tuple[str, ...], dict[str, str]]:
-        return query_terms(question, self._unknown, self._spell)
+        return query_terms(question, self._unknown, self._spell, self._in_headlines)
+
+    def _in_headlines(self, term: str) -> bool:
+        """Whether the headline of a live article holds `term` (once per reader)."""
+        held = self._titled.get(term)
+        if held is None:
+            query = tantivy.Query.term_query(self._schema, "head_terms", term)
+            held = self._titled[term] = _count(self._searcher, query) > 0
+        return held
 
     def _spell(self) -> _Speller:
         if self._speller is None:
