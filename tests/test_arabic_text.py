@@ -55,6 +55,17 @@ def test_clitics_and_article_are_stripped() -> None:
     assert text.terms("وكتبوا") == text.terms("كتب")
 
 
+def test_bare_readings_take_off_particles_and_nisba_or_pronoun_endings() -> None:
+    assert arabic.bare_readings("لكندا") == ["كندا", "ندا"]
+    assert arabic.bare_readings("الفلسطينيين") == ["فلسطين"]
+    assert arabic.bare_readings("والاندلسية") == ["اندلس"]
+    assert arabic.bare_readings("ابنها") == ["ابن"]
+    # No particle after the article; nothing under three letters; never the word itself.
+    assert arabic.bare_readings("البطولة") == []
+    assert arabic.bare_readings("لكل") == []
+    assert "كندا" not in arabic.bare_readings("كندا")
+
+
 def test_a_mixed_question_stems_each_word_in_its_language() -> None:
     assert text.terms("ما هو NATO troops؟") == ["nato", "troop"]
     assert text.terms("troops والكتاب") == ["troop", text.terms("كتاب")[0]]
