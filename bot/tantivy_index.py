@@ -98,12 +98,19 @@ _ARABIC = language_code("ar")
 WORDS_FILE = "words.tsv"
 # Best passages taken from each of the two searches (whole archive, last FADE_DAYS).
 CANDIDATE_PASSAGES = 100
+# The search up to a question's date first reads WIDER times as many passages of any date
+# (see `_up_to`), when that is at most WIDEST passages.
+WIDER = 3
+WIDEST = 10_000
 # Passages of one hit article read to choose its excerpt passage.
 ARTICLE_PASSAGES = 1_000
 # The aside test (see `_discount_asides`) reads each leading candidate on its best
 # ASIDE_PASSAGES passages by full BM25 (the headline's share is about the same in every
 # passage of an article, so the best on their own text are among them).
 ASIDE_PASSAGES = 3
+# Matching passages of all the leading articles asked for at first by the aside test's one
+# search (asked again for all when more match: ~50 articles of ~20 passages).
+ASIDE_HITS = 1_000
 COMMIT_PASSAGES = 200_000
 WRITER_HEAP = 64_000_000
 STEM_CACHE = 500_000  # word forms whose stems are kept between adds (emptied when passed)
@@ -149,6 +156,7 @@ class _Candidate:
     days: float  # NaN when undated
     language: int
     address: tantivy.DocAddress
+    key: int  # `article_key` of its article
     second: float = 0.0  # the article's second-best passage among those seen
     article_id: str | None = None  # read from its stored passage when first needed
 
@@ -190,6 +198,9 @@ class TantivyRetriever:
         self._seen: dict[str, tuple[int, int]] = {}
         self._titled: dict[str, bool] = {}  # stem -> whether a live headline holds it
         self._stems: dict[str, str | None] = {}  # word form -> stem (None: stopword)
+        # Stored passages read for the question being ranked, by (segment, doc): the aside
+        # test, the excerpt's passage and the short-question rule read many of the same.
+        self._docs: dict[tuple[int, int], tantivy.Document] = {}
         self.candidate_passages = CANDIDATE_PASSAGES
 
     @classmethod
@@ -239,7 +250,7 @@ class TantivyRetriever:
         self._visible()
         lead = tantivy.Query.term_query(self._schema, "kind", "lead")
         hits = self._searcher.search(lead, max(len(self), 1), count=False).hits
-        return [str(self._stored(address).get_first("article")) for _, address in hits]
+        return [str(self._searcher.doc(address).get_first("article")) for _, address in hits]
 
     def _committed(self, article_id: str) -> bool:
         query = tantivy.Query.term_query(self._schema, "article", article_id)
@@ -429,6 +440,7 @@ class TantivyRetriever:
         self._head_lengths = None
         self._seen = {}
         self._titled = {}
+        self._docs = {}
 
     # -- statistics ---------------------------------------------------------------------------
 
@@ -514,6 +526,7 @@ class TantivyRetriever:
         """Rank articles for `question` as of a date; they are explained on demand (see
         `bot.retrieval.Retriever.rank`)."""
         self._visible()
+        self._docs = {}
         terms, corrections = self._query_terms(question)
         extra = self._context_terms(context, terms)
         if not (terms or extra) or not self._searcher.num_docs:
@@ -638,12 +651,10 @@ class TantivyRetriever:
         newest = self._meta["newest"] or UNDATED
         # No article is later than the question: the date filter would keep everything.
         high = None if moment >= newest else moment
-        searches = [self._dated(words, None, high)]
+        hits = self._up_to(words, high)
         low = moment - int(FADE_DAYS * _DAY)
         if newest >= low:  # without articles of the last FADE_DAYS, freshness lifts none
-            searches.append(self._dated(words, low, moment))
-        hits: list[tuple[float, tantivy.DocAddress]] = []
-        for query in searches:
+            query = self._dated(words, low, moment)
             hits += self._searcher.search(query, self.candidate_passages, count=False).hits
         if not hits:
             return {}
@@ -661,13 +672,35 @@ class TantivyRetriever:
                 continue
             seen = found.get(name)
             if seen is None:
-                found[name] = _Candidate(float(score), days, int(language or 0), address)
+                found[name] = _Candidate(
+                    float(score), days, int(language or 0), address, int(key or 0)
+                )
             elif address != seen.address:  # the same passage may come from both searches
                 if score > seen.score:
                     seen.second, seen.score, seen.address = seen.score, float(score), address
                 else:
                     seen.second = max(seen.second, float(score))
         return found
+
+    def _up_to(
+        self, words: tantivy.Query, high: int | None
+    ) -> list[tuple[float, tantivy.DocAddress]]:
+        """The best `candidate_passages` passages for `words` published up to `high` (None:
+        any). A date filter costs a look at every passage's date and turns off tantivy's
+        pruning, so the best WIDER times as many passages of any date are read first: those
+        up to `high` among them, in score order, are the best up to `high` when there are
+        enough of them (or no more passages match); else the filtered search."""
+        limit = self.candidate_passages
+        if high is None:
+            return list(self._searcher.search(words, limit, count=False).hits)
+        wider = limit * WIDER
+        if wider <= WIDEST:
+            hits = self._searcher.search(words, wider, count=False).hits
+            dates = self._searcher.fast_field_values("published", [a for _, a in hits])
+            kept = [hit for hit, when in zip(hits, dates, strict=True) if (when or 0) <= high]
+            if len(kept) >= limit or len(hits) < wider:
+                return kept[:limit]
+        return list(self._searcher.search(self._dated(words, None, high), limit, count=False).hits)
 
     def _discount_asides(
         self,
@@ -681,29 +714,66 @@ class TantivyRetriever:
         one matches in one place only: it scores ASIDE of its best passage (see
         `bot.retrieval.ASIDE_RATIO`). Read for the best ASIDE_CANDIDATES candidates by score
         and by score with freshness (the discount only lowers an article), on their
-        ASIDE_PASSAGES best passages."""
-        words = self._words_query(terms, boosts)
+        ASIDE_PASSAGES best passages: one search for the matching passages of all of them,
+        grouped by article (in score order, so each one's first are its best)."""
         cands = list(found.values())
+        if not cands:
+            return
         plain = np.array([c.score for c in cands])
         bonus = np.minimum(freshness_bonus(np.array([c.days for c in cands])), BONUS_CAP * plain)
-        lead = dict.fromkeys(_top(plain, ASIDE_CANDIDATES) + _top(plain + bonus, ASIDE_CANDIDATES))
-        for candidate in (cands[i] for i in lead):
-            article_id = self._article_id(candidate)
-            query = self._of_article(article_id, words)
-            hits = self._searcher.search(query, ASIDE_PASSAGES, count=False).hits
+        lead = [
+            cands[i]
+            for i in dict.fromkeys(
+                _top(plain, ASIDE_CANDIDATES) + _top(plain + bonus, ASIDE_CANDIDATES)
+            )
+        ]
+        best = self._articles_passages([self._article_id(c) for c in lead], terms, boosts)
+        for candidate in lead:
+            hits = best.get(candidate.key, [])[:ASIDE_PASSAGES]
             if len(hits) < 2:
                 # One passage holds the question's words: an aside if the article is long.
                 body = [1.0, 0.0]
             else:
                 body = sorted(
-                    _body_scores([self._stored(a) for _, a in hits], terms, weights),
-                    reverse=True,
+                    _body_scores([self._stored(a) for a in hits], terms, weights), reverse=True
                 )
             if body[1] >= ASIDE_RATIO * body[0]:
                 continue
-            every = tantivy.Query.term_query(self._schema, "article", article_id)
+            every = tantivy.Query.term_query(self._schema, "article", self._article_id(candidate))
             if _count(self._searcher, every) >= ASIDE_MIN_PASSAGES:
                 candidate.score *= ASIDE
+
+    def _articles_passages(
+        self, article_ids: Sequence[str], terms: Sequence[str], boosts: Sequence[float]
+    ) -> dict[int, list[tantivy.DocAddress]]:
+        """Article key -> its passages that match `terms`, best first (by full BM25 as in the
+        whole archive; ties in index order, as a search of the article alone orders them)."""
+        articles = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Should, tantivy.Query.term_query(self._schema, "article", name))
+                for name in dict.fromkeys(article_ids)
+            ]
+        )
+        query = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, tantivy.Query.const_score_query(articles, 0.0)),
+                (tantivy.Occur.Must, self._words_query(terms, boosts)),
+            ]
+        )
+        limit = ASIDE_HITS
+        while True:
+            found = self._searcher.search(query, limit, count=True)
+            hits = found.hits
+            if len(hits) >= int(found.count or 0):  # type: ignore[attr-defined]
+                break
+            limit = int(found.count or 0)  # type: ignore[attr-defined]  # all of them
+        addresses = [address for _, address in hits]
+        grouped: dict[int, list[tantivy.DocAddress]] = {}
+        for key, address in zip(
+            self._searcher.fast_field_values("key", addresses), addresses, strict=True
+        ):
+            grouped.setdefault(int(key or 0), []).append(address)
+        return grouped
 
     def _add_headline_scores(
         self, found: dict[str, _Candidate], terms: Sequence[str], weights: np.ndarray
@@ -808,11 +878,17 @@ class TantivyRetriever:
                 self._searcher.fast_field_values(field, [address])[0]
                 for field in ("published", "language")
             )
-            found[name] = _Candidate(float(score), _days(moment, when), int(language or 0), address)
+            found[name] = _Candidate(
+                float(score), _days(moment, when), int(language or 0), address, int(name)
+            )
         found[name].score += CONTEXT_BOOST
 
     def _stored(self, address: tantivy.DocAddress) -> tantivy.Document:
-        return self._searcher.doc(address)
+        at = (address.segment_ord, address.doc)
+        doc = self._docs.get(at)
+        if doc is None:
+            doc = self._docs[at] = self._searcher.doc(address)
+        return doc
 
     def _article_id(self, candidate: _Candidate) -> str:
         if candidate.article_id is None:

@@ -368,3 +368,60 @@ def test_an_aside_is_found_when_the_roundups_headline_names_it(
         published=datetime(2022, 6, 28, 12, tzinfo=UTC),
     )
     assert _first_two(name, tmp_path, roundup) == ["story", "roundup"]
+
+
+def _harbour_archive(folder: Path) -> TantivyRetriever:
+    """Forty articles about the harbour ferry over June, some long with the ferry in one
+    passage only (an aside), some about it throughout."""
+    articles = []
+    for n in range(40):
+        day = 1 + n % 29
+        if n % 3:
+            body = [f"The Portwen ferry crossed the estuary {n} times; the ferry pier was busy."]
+        else:  # a roundup: the ferry in its third passage only
+            body = [*_FILLER[:2], f"Portwen ferry item {n}: the ferry runs late.", *_FILLER[2:]]
+        published = datetime(2022, 6, day, 12, tzinfo=UTC)
+        articles.append(Article(id=f"a{n}", headline=f"Note {n}", body=body, published=published))
+    engine = open_engine("tantivy", folder)
+    engine.add(articles)
+    engine.save(1)
+    assert isinstance(engine, TantivyRetriever)
+    return engine
+
+
+def _searches(engine: TantivyRetriever, question: str) -> list[list[tuple[str, int, float]]]:
+    """The question's hits (article, passage, confidence) as of each day of June."""
+    found = []
+    for day in range(1, 31):
+        as_of = datetime(2022, 6, day, 23, tzinfo=UTC)
+        hits = engine.search(question, as_of=as_of, limit=10).hits
+        found.append([(hit.article_id, hit.passage, hit.score) for hit in hits])
+    return found
+
+
+def test_the_search_up_to_a_date_finds_what_a_date_filter_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A question asked as of a past day reads the best passages of any date and keeps those
+    # up to the day (bot.tantivy_index.WIDER); when too few are left it searches with the
+    # date filter. Few candidates take both ways over June; the filter alone must agree.
+    engine = _harbour_archive(tmp_path)
+    engine.candidate_passages = 4
+    wide = _searches(engine, "Portwen ferry estuary")
+    monkeypatch.setattr("bot.tantivy_index.WIDEST", 0)  # the date filter every time
+    assert _searches(engine, "Portwen ferry estuary") == wide
+    assert {hits[0][0] for hits in wide[5:]} != {wide[5][0][0]}  # the answer follows the day
+
+
+def test_the_aside_test_reads_every_leading_article_in_one_search(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One search returns the matching passages of all the leading articles; when more
+    # match than it asked for, it asks again for all of them: the answers are the same.
+    engine = _harbour_archive(tmp_path)
+    roomy = _searches(engine, "Portwen ferry late")
+    monkeypatch.setattr("bot.tantivy_index.ASIDE_HITS", 2)
+    assert _searches(engine, "Portwen ferry late") == roomy
+    # The roundups (a0, a3, ...) hold the ferry in one passage: asides, discounted.
+    monkeypatch.setattr("bot.tantivy_index.ASIDE", 1.0)
+    assert _searches(engine, "Portwen ferry late") != roomy
