@@ -177,6 +177,16 @@ class _Pending:
         self.added, self.removed = set(), set()
 
 
+@dataclass
+class _Passage:
+    """A stored passage read back for the question being ranked."""
+
+    doc: tantivy.Document
+    terms: list[str]  # its terms, the headline's among them
+    head: list[str]  # the headline's terms
+    ordinal: int
+
+
 class TantivyRetriever:
     """Searches articles by question over a tantivy index in `index_dir/tantivy`."""
 
@@ -200,7 +210,7 @@ class TantivyRetriever:
         self._stems: dict[str, str | None] = {}  # word form -> stem (None: stopword)
         # Stored passages read for the question being ranked, by (segment, doc): the aside
         # test, the excerpt's passage and the short-question rule read many of the same.
-        self._docs: dict[tuple[int, int], tantivy.Document] = {}
+        self._docs: dict[tuple[int, int], _Passage] = {}
         self.candidate_passages = CANDIDATE_PASSAGES
 
     @classmethod
@@ -735,7 +745,7 @@ class TantivyRetriever:
                 body = [1.0, 0.0]
             else:
                 body = sorted(
-                    _body_scores([self._stored(a) for a in hits], terms, weights), reverse=True
+                    _body_scores([self._passage(a) for a in hits], terms, weights), reverse=True
                 )
             if body[1] >= ASIDE_RATIO * body[0]:
                 continue
@@ -884,11 +894,20 @@ class TantivyRetriever:
         found[name].score += CONTEXT_BOOST
 
     def _stored(self, address: tantivy.DocAddress) -> tantivy.Document:
+        return self._passage(address).doc
+
+    def _passage(self, address: tantivy.DocAddress) -> _Passage:
         at = (address.segment_ord, address.doc)
-        doc = self._docs.get(at)
-        if doc is None:
-            doc = self._docs[at] = self._searcher.doc(address)
-        return doc
+        passage = self._docs.get(at)
+        if passage is None:
+            doc = self._searcher.doc(address)
+            passage = self._docs[at] = _Passage(
+                doc,
+                str(doc.get_first("terms")).split(),
+                bytes(doc.get_first("head") or b"").decode().split(),
+                int(doc.get_first("ordinal") or 0),
+            )
+        return passage
 
     def _article_id(self, candidate: _Candidate) -> str:
         if candidate.article_id is None:
@@ -896,7 +915,7 @@ class TantivyRetriever:
         return candidate.article_id
 
     def _held(self, address: tantivy.DocAddress) -> set[str]:
-        return set(str(self._stored(address).get_first("terms")).split())
+        return set(self._passage(address).terms)
 
     def _ranked(
         self,
@@ -967,35 +986,34 @@ class TantivyRetriever:
         the earlier passage."""
         query = self._of_article(article_id, self._words_query(terms, [1.0] * len(terms)))
         hits = self._searcher.search(query, ARTICLE_PASSAGES, count=False).hits
-        docs = [(float(score), self._stored(address)) for score, address in hits or [(0.0, seed)]]
-        bodies = _body_scores([doc for _, doc in docs], terms, weights)
-        best: tuple[float, float, int, set[str]] | None = None
-        for (score, doc), body in zip(docs, bodies, strict=True):
-            ordinal = int(doc.get_first("ordinal") or 0)
-            rank = (body, score, -ordinal, set(str(doc.get_first("terms")).split()))
-            if best is None or rank[:3] > best[:3]:
-                best = rank
+        read = [(float(score), self._passage(address)) for score, address in hits or [(0.0, seed)]]
+        bodies = _body_scores([passage for _, passage in read], terms, weights)
+        best: tuple[tuple[float, float, int], _Passage] | None = None
+        for (score, passage), body in zip(read, bodies, strict=True):
+            rank = (body, score, -passage.ordinal)
+            if best is None or rank > best[0]:
+                best = (rank, passage)
         assert best is not None
-        return -best[2], best[3]
+        return best[1].ordinal, set(best[1].terms)
 
 
 def _body_scores(
-    docs: Sequence[tantivy.Document], terms: Sequence[str], weights: np.ndarray
+    passages: Sequence[_Passage], terms: Sequence[str], weights: np.ndarray
 ) -> list[float]:
     """BM25 of passages of one article on their own text (the headline's terms taken out),
     `weights` per term; the length norm against the average of these passages, as only
     they are compared."""
-    parts = [str(doc.get_first("terms")).split() for doc in docs]
-    average = max(sum(len(full) for full in parts) / max(len(parts), 1), 1.0)
+    average = max(sum(len(p.terms) for p in passages) / max(len(passages), 1), 1.0)
+    weighed = list(zip(terms, weights.tolist(), strict=True))
     scores = []
-    for doc, full in zip(docs, parts, strict=True):
-        head = Counter(bytes(doc.get_first("head") or b"").decode().split())
-        counts = Counter(full)
+    for passage in passages:
+        full, head = passage.terms, passage.head
         norm = K1 * (1 - B + B * len(full) / average)
         body = 0.0
-        for term, weight in zip(terms, weights, strict=True):
-            own_count = max(counts[term] - head[term], 0)
-            body += float(weight) * own_count * (K1 + 1) / (own_count + norm)
+        for term, weight in weighed:
+            own_count = full.count(term) - head.count(term)
+            if own_count > 0:  # a term the passage's own text lacks adds nothing
+                body += weight * own_count * (K1 + 1) / (own_count + norm)
         scores.append(body)
     return scores
 
