@@ -128,3 +128,22 @@ def test_cli_writes_the_file_and_refuses_too_small_an_archive(
         )
     assert not (tmp_path / "tiny.jsonl").exists()
     assert sorted(tmp_path.iterdir()) == sorted([out, pool_path, dev])  # no partial file left
+
+
+def test_an_archive_in_date_order_holds_the_same_lines(
+    make_archive: ModuleType, pool: tuple[Path, Path], tmp_path: Path
+) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "archive_by_date", SCRIPT.with_name("archive_by_date.py")
+    )
+    assert spec is not None and spec.loader is not None
+    by_date = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(by_date)
+    source, out = tmp_path / "archive.jsonl", tmp_path / "by-date.jsonl"
+    source.write_text(_build(make_archive, pool, 40), encoding="utf-8")
+    assert by_date.main([str(source), str(out)]) == 0
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert sorted(lines) == sorted(source.read_text(encoding="utf-8").splitlines())
+    moments = [by_date.published(line.encode()) for line in lines]
+    assert moments == sorted(moments)  # and the archive was not in order before
+    assert moments != [by_date.published(line) for line in source.read_bytes().splitlines()]
