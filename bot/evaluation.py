@@ -25,6 +25,9 @@ _THOUSANDS = re.compile(r"(?<=\d)[,\u202f\u00a0 ](?=\d{3}\b)")
 _APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`\u00b4]")
 # A possessive is the name it belongs to: "Obama’s" shows the answer "Obama".
 _POSSESSIVE = re.compile(r"(?<=\w)['\u2019\u02bc]s\b")
+# An abbreviation's dots are punctuation: "U.S." is "US", "a.m." is "am" (single letters only,
+# so "Mr.Smith" and "x.com" keep their words apart).
+_DOTTED = re.compile(r"\b[^\W\d_](?:\.[^\W\d_])+\b\.?")
 _NOT_WORD = re.compile(r"[^\w$%.]+|(?<!\d)\.|\.(?!\d)")
 _LEADING_ARTICLE = re.compile(r"^(?:the|a|an) ")
 # Cards the "answer shown in the top cards" figure looks at.
@@ -46,14 +49,16 @@ class LabelledQuestion(BaseModel):
 def normalise_answer(text: str) -> str:
     """Fold a text for answer matching: case, quotes, punctuation, thousands separators, articles.
 
-    "“The Tony Awards”" -> "tony awards"; "19,000" -> "19000"; "$5.02" stays "$5.02" (a
-    decimal point is part of the number; other dots and punctuation become spaces). Arabic
-    is normalised as `bot.arabic.normalize` does ("عموداً" -> "عمودا", "٢٠١٧" -> "2017").
+    "“The Tony Awards”" -> "tony awards"; "19,000" -> "19000"; "U.S." -> "us"; "$5.02" stays
+    "$5.02" (a decimal point is part of the number; other dots and punctuation become
+    spaces). Arabic is normalised as `bot.arabic.normalize` does ("عموداً" -> "عمودا",
+    "٢٠١٧" -> "2017").
     """
     folded = unicodedata.normalize("NFKC", text).casefold()
     if has_arabic(folded):  # diacritics, tatweel, alef forms and digits, as the index reads them
         folded = arabic.normalize(folded)
     folded = _APOSTROPHES.sub("", _POSSESSIVE.sub("", _THOUSANDS.sub("", folded)))
+    folded = _DOTTED.sub(lambda match: match.group().replace(".", ""), folded)
     folded = " ".join(_NOT_WORD.sub(" ", folded).split())
     return _LEADING_ARTICLE.sub("", folded)
 

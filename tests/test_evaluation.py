@@ -30,6 +30,11 @@ def shown_on(answer: str, headline: str, excerpt: str) -> bool:
         ("An airport", "airport"),
         ("Iran’s", "iran"),
         ("O’Neill", "oneill"),
+        ("the U.S.", "us"),
+        ("U.K.-led talks", "uk led talks"),
+        ("8 a.m. ET", "8 am et"),
+        ("Washington, D.C.", "washington dc"),
+        ("Mr.Smith", "mr smith"),
     ],
 )
 def test_normalise_answer_folds_case_quotes_separators_and_articles(raw: str, folded: str) -> None:
@@ -44,6 +49,16 @@ def test_answer_shown_matches_whole_words_in_headline_or_excerpt() -> None:
     assert not shown_on("Iran", "Iranian lawmakers", "They met in Tehran.")
     assert shown_on("Barack Obama", "Carter dies", "He was President Barack Obama’s last.")
     assert not shown_on("—", "Iraq", "—")
+
+
+def test_an_abbreviation_matches_with_or_without_its_dots() -> None:
+    """Dots are punctuation: the answer "US" is shown by "U.S." and the other way round,
+    and a letter of an abbreviation never joins the word beside it."""
+    assert shown_on("US", "Troops", "About 2,500 U.S. troops remain in Iraq.")
+    assert shown_on("U.S. Open", "Tennis", "She won the US Open in 2018.")
+    assert shown_on("Washington, D.C.", "Protest", "Thousands marched in Washington DC on Sunday.")
+    assert not shown_on("US", "Troops", "The U.S.S.R. sent troops.")
+    assert not shown_on("DC", "Comics", "She wrote for D.C.B. Press.")
 
 
 def test_eval_reports_answer_shown_on_the_seeds(tmp_path: Path) -> None:
