@@ -130,14 +130,23 @@ def answer_excerpt(
     average = sum(weight.values()) / len(weight) if weight else 1.0
 
     focus = answer_types.focus(question) if question else frozenset()
+    asked = answer_types.asking(question) if question else frozenset()
+    if not any(held & asked for held in found):
+        asked = frozenset()  # no sentence holds the asking sentence's words: all of them count
 
-    def score(i: int) -> tuple[float, int]:
-        value = sum(weight[term] * (FOCUS_WEIGHT if term in focus else 1.0) for term in found[i])
+    def value(i: int, held: Iterable[str]) -> float:
+        total = sum(weight[term] * (FOCUS_WEIGHT if term in focus else 1.0) for term in held)
         if found[i] and passage >= 0 and reading.passage[i] == passage:
-            value += PASSAGE_WEIGHT * average
+            total += PASSAGE_WEIGHT * average
         if kind is not None and found[i] and answer_types.holds(sentences[i], kind, question):
-            value += CUE_WEIGHT * average
-        return value, -i
+            total += CUE_WEIGHT * average
+        return total
+
+    def score(i: int) -> tuple[float, float, int]:
+        # The asking sentence's words first (see `answer_types.asking`); the whole
+        # question's words among equals.
+        first = value(i, found[i] & asked) if asked and found[i] & asked else 0.0
+        return first, value(i, found[i]), -i
 
     best = max(range(len(sentences)), key=score)
     chosen = _widen(sentences, found, best)

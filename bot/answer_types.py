@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from bot import text
 from bot.lang import has_arabic
+from bot.passages import split_sentences
 
 
 class AnswerType(Enum):
@@ -132,3 +133,17 @@ def focus(question: str) -> frozenset[str]:
     """
     match = _FOCUS.search(question)
     return frozenset(text.terms(match.group(1))) if match else frozenset()
+
+
+def asking(question: str) -> frozenset[str]:
+    """The terms (stems) of the sentence that asks, when the question sets a scene first.
+
+    Empty for a question of one sentence, or when no sentence after the first ends in "?".
+    The scene sentences restate what the article's lead says; what is asked is in the
+    asking sentence ("When will it be available?"), so the excerpt is chosen by its words.
+    """
+    parts = split_sentences(question)
+    for part in reversed(parts[1:]):
+        if part.rstrip("”\"' ").endswith(("?", "؟")):
+            return frozenset(text.terms(part))
+    return frozenset()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.answer import MAX_EXCERPT_CHARS, answer_excerpt, readable_sentences
-from bot.answer_types import AnswerType, focus, holds, wanted
+from bot.answer_types import AnswerType, asking, focus, holds, wanted
 from bot.models import Article
 from bot.passages import split_passages
 from bot.reading import read
@@ -158,6 +158,50 @@ def test_the_sentence_naming_what_a_which_question_asks_for_is_shown() -> None:
     text, _ = answer_excerpt(article, terms(question), question)
     assert "RSV" in text
     assert "difficult" not in text
+
+
+@pytest.mark.parametrize(
+    ("question", "asked"),
+    [
+        ("Apple released iOS 16 on Monday. Which feature did it add?", {"feature", "add"}),
+        ("The vaccine is coming. When will it be available?", {"available"}),
+        ("Starbucks brought back the “PSL.” What does “PSL” stand for?", {"psl", "stand"}),
+        ("How many U.S. troops are in Iraq?", set()),  # one sentence: no scene set
+        ("Where is Al-Hol? I read about it.", set()),  # the last sentence does not ask
+    ],
+)
+def test_the_sentence_that_asks_is_told_from_the_scene(question: str, asked: set[str]) -> None:
+    assert asking(question) == frozenset(terms(" ".join(asked)))
+
+
+def test_a_question_that_sets_a_scene_is_answered_by_its_asking_sentence() -> None:
+    # The scene sentence restates the lead, which holds all its words; what is asked ("when
+    # … available") is in a short line far below it, the only one saying "available".
+    filler = [
+        f"Paragraph {n} of the report is about the money Congress has not approved."
+        for n in range(8)
+    ]
+    article = Article(
+        id="b",
+        headline="Covid funding runs low",
+        body=[
+            "The White House said a new type of Covid-19 vaccine designed against the Omicron"
+            " subvariants is coming, as officials plan for the fall.",
+            *filler,
+            "Updated boosters available next month.",
+        ],
+    )
+    question = (
+        "The White House said there will soon be a new type of Covid-19 vaccine designed"
+        " against the Omicron subvariants. When will it be available?"
+    )
+    text, _ = answer_excerpt(article, terms(question), question)
+    assert "next month" in text
+    assert "Omicron" not in text
+    # Asked in one sentence, the question's words all count as before: the lead is shown.
+    whole = "When will the new Covid-19 vaccine designed against Omicron subvariants be available?"
+    text, _ = answer_excerpt(article, terms(whole), whole)
+    assert "Omicron" in text
 
 
 def test_a_number_the_question_already_gives_is_not_an_answer() -> None:
