@@ -2,7 +2,8 @@
 
 The excerpt is chosen among the sentences of the whole article body, not only the passage
 that ranked it: by the question's words they hold (weighted by how rare each is in the
-article, the words naming what a "which …" question asks for counting twice), by whether
+article, the words naming what a "which …" question asks for counting twice, and the words
+of the asking sentence first when the question sets a scene before it), by whether
 they hold the kind of answer asked for (`bot.answer_types`), and never
 from the photo caption, the summary bullets or lines of site chrome when the body has text.
 """
