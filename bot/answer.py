@@ -135,19 +135,22 @@ def answer_excerpt(
     if not any(held & asked for held in found):
         asked = frozenset()  # no sentence holds the asking sentence's words: all of them count
 
-    def value(i: int, held: Iterable[str]) -> float:
-        total = sum(weight[term] * (FOCUS_WEIGHT if term in focus else 1.0) for term in held)
-        if found[i] and passage >= 0 and reading.passage[i] == passage:
-            total += PASSAGE_WEIGHT * average
-        if kind is not None and found[i] and answer_types.holds(sentences[i], kind, question):
-            total += CUE_WEIGHT * average
-        return total
+    def words(held: Iterable[str]) -> float:
+        return sum(weight[term] * (FOCUS_WEIGHT if term in focus else 1.0) for term in held)
 
     def score(i: int) -> tuple[float, float, int]:
+        if not found[i]:
+            return 0.0, 0.0, -i
+        bonus = 0.0
+        if passage >= 0 and reading.passage[i] == passage:
+            bonus += PASSAGE_WEIGHT * average
+        if kind is not None and answer_types.holds(sentences[i], kind, question):
+            bonus += CUE_WEIGHT * average
         # The asking sentence's words first (see `answer_types.asking`); the whole
         # question's words among equals.
-        first = value(i, found[i] & asked) if asked and found[i] & asked else 0.0
-        return first, value(i, found[i]), -i
+        asking = found[i] & asked
+        first = words(asking) + bonus if asking else 0.0
+        return first, words(found[i]) + bonus, -i
 
     best = max(range(len(sentences)), key=score)
     chosen = _widen(sentences, found, best)
