@@ -110,7 +110,7 @@ ARTICLE_PASSAGES = 1_000
 ASIDE_PASSAGES = 3
 # Matching passages of all the leading articles asked for at first by the aside test's one
 # search (asked again for all when more match: ~50 articles of ~20 passages).
-ASIDE_HITS = 1_000
+ASIDE_HITS = 5_000
 COMMIT_PASSAGES = 200_000
 WRITER_HEAP = 64_000_000
 STEM_CACHE = 500_000  # word forms whose stems are kept between adds (emptied when passed)
@@ -699,17 +699,20 @@ class TantivyRetriever:
         any). A date filter costs a look at every passage's date and turns off tantivy's
         pruning, so the best WIDER times as many passages of any date are read first: those
         up to `high` among them, in score order, are the best up to `high` when there are
-        enough of them (or no more passages match); else the filtered search."""
+        enough of them (or no more passages match); else once more as many as the share
+        kept says, up to WIDEST; else the filtered search."""
         limit = self.candidate_passages
         if high is None:
             return list(self._searcher.search(words, limit, count=False).hits)
         wider = limit * WIDER
-        if wider <= WIDEST:
+        while wider <= WIDEST:
             hits = self._searcher.search(words, wider, count=False).hits
             dates = self._searcher.fast_field_values("published", [a for _, a in hits])
             kept = [hit for hit, when in zip(hits, dates, strict=True) if (when or 0) <= high]
             if len(kept) >= limit or len(hits) < wider:
                 return kept[:limit]
+            # Too few were old enough: once more, as many as their share says (and half again).
+            wider = WIDEST + 1 if not kept else math.ceil(1.5 * wider * limit / len(kept))
         return list(self._searcher.search(self._dated(words, None, high), limit, count=False).hits)
 
     def _discount_asides(
