@@ -796,9 +796,7 @@ class TantivyRetriever:
         scores it: length normalised against the average headline of its language."""
         averages = self._headline_averages()
         for candidate in found.values():
-            head = Counter(
-                bytes(self._stored(candidate.address).get_first("head") or b"").decode().split()
-            )
+            head = Counter(self._passage(candidate.address).head)
             if not head:
                 continue
             norm = K1 * (1 - B + B * sum(head.values()) / averages[candidate.language])
