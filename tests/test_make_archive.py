@@ -1,4 +1,4 @@
-"""benchmarks/make_archive.py on a tiny generated pool: deterministic, gold text kept apart."""
+"""benchmarks/make_archive.py on tiny generated pools: deterministic, gold text kept apart."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from types import ModuleType
 
 import pytest
 
+from bot import boilerplate
+from bot.parsing import article_from_json
 from bot.passages import split_sentences
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "make_archive.py"
@@ -147,3 +149,67 @@ def test_an_archive_in_date_order_holds_the_same_lines(
     moments = [by_date.published(line.encode()) for line in lines]
     assert moments == sorted(moments)  # and the archive was not in order before
     assert moments != [by_date.published(line) for line in source.read_bytes().splitlines()]
+
+
+SIGN_UP = "Sign up for the Harbour Post newsletter to get the news in your inbox."
+
+
+def _site_article(site: str, number: int) -> dict[str, object]:
+    paragraphs = [
+        f"{site} story {number} begins with the council vote in ward {number}.",
+        f"Councillor {number} of {site} said the budget for road {number} was cut.",
+        f"Residents of ward {number} on {site} plan a protest on day {number}.",
+    ]
+    if site == "post":  # the site's own boilerplate, in every article
+        paragraphs.append(SIGN_UP)
+    return {
+        "id": f"{site}-{number}",
+        "url": f"https://www.{site}.example/{number}",
+        "headline": f"Ward {number} of {site} loses its road budget",
+        "published": "2022-05-01",
+        "body": "\n\n".join(paragraphs),
+    }
+
+
+def test_stories_spread_over_many_sources_and_a_sites_boilerplate_still_repeats(
+    make_archive: ModuleType, tmp_path: Path
+) -> None:
+    records = [_site_article("post", n) for n in range(60)]
+    records += [_site_article("gazette", n) for n in range(20)]
+    pool = tmp_path / "pool.jsonl.gz"
+    with gzip.open(pool, "wt", encoding="utf-8") as out:
+        out.writelines(json.dumps(r) + "\n" for r in records)
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text(json.dumps({"question": "road?", "gold_id": "gazette-0"}) + "\n", "utf-8")
+    out = io.StringIO()
+    # 600 articles from 79 pool articles (the gold one apart): each comes back ~7.6 times.
+    stats = make_archive.write_archive(pool, dev, 600, out, per_source=25)
+    articles = [
+        article_from_json(json.loads(line), line=i)
+        for i, line in enumerate(out.getvalue().splitlines())
+    ]
+    synthetic = [a for a in articles if a.id.startswith("syn-")]
+    by_source: dict[str, set[str]] = {}
+    for article in synthetic:
+        by_source.setdefault(boilerplate.source_of(article), set()).add(article.url.split(".")[1])
+    # Each source is one feed of one site: the post's 60 bases fill feeds of at most 25
+    # articles (~455 articles: 19 feeds), the gazette's 19 feeds of at most 9 (~144: 16).
+    assert all(len(sites) == 1 for sites in by_source.values())
+    assert len(by_source) == stats.feeds >= 30
+    repeated = boilerplate.repeated(synthetic)
+    sign_up = boilerplate.paragraph_key(SIGN_UP)
+    post_feeds = [s for s, sites in by_source.items() if sites == {"post"}]
+    assert len(post_feeds) >= 15
+    assert all(sign_up in repeated.get(feed, set()) for feed in post_feeds)
+    story_keys = {
+        (boilerplate.source_of(a), key)
+        for a in synthetic
+        for key in boilerplate.paragraph_keys(a)
+        if key != sign_up
+    }
+    stripped = [(s, k) for s, k in story_keys if k in repeated.get(s, set())]
+    assert len(stripped) <= len(story_keys) // 100
+    # With one source for all, most of the stories' paragraphs would be the site's.
+    one_source = [a.model_copy(update={"url": "https://archive.invalid/x"}) for a in synthetic]
+    stories = {key for _, key in story_keys}
+    assert len(boilerplate.repeated(one_source)["archive.invalid"] & stories) > len(stories) // 2
