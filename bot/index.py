@@ -606,6 +606,10 @@ class LexicalIndex:
             self._headline_terms = frozenset(self._h_terms[live].tolist())
         return term_id in self._headline_terms
 
+    def headline_term_ids(self, slot: int) -> frozenset[int]:
+        """The term ids of a slot's headline (its light stems included)."""
+        return frozenset(self._h_terms[self._h_indptr[slot] : self._h_indptr[slot + 1]].tolist())
+
     def headline_scores(self, match: Match) -> Floats:
         """BM25 of the query terms over each slot's headline read as a field of its own.
 

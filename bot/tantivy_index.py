@@ -76,6 +76,7 @@ from bot.retrieval import (
     SENTENCE_CANDIDATES,
     SENTENCE_WEIGHT,
     SHORT_QUESTION,
+    SUBJECT_CANDIDATES,
     Ranking,
     Search,
     _moment,
@@ -85,6 +86,7 @@ from bot.retrieval import (
     freshness_bonus,
     query_terms,
     settle,
+    title_words,
     unranked,
 )
 
@@ -567,6 +569,9 @@ class TantivyRetriever:
             together = self._sentence_scores([cands[i] for i in chosen], everything, weights)
             plain[chosen] += SENTENCE_WEIGHT * together
             fresh[chosen] += SENTENCE_WEIGHT * together
+        if language == "ar":  # see bot.retrieval.SUBJECT_CANDIDATES
+            factor = self._named_subject(cands, fresh, terms)
+            plain, fresh = plain * factor, fresh * factor
         languages = np.array([c.language for c in cands], np.uint8)
         asked, other = _by_language(language, languages, plain, fresh)
         query_set = set(everything)
@@ -787,6 +792,34 @@ class TantivyRetriever:
         ):
             grouped.setdefault(int(key or 0), []).append(address)
         return grouped
+
+    def _named_subject(
+        self, cands: list[_Candidate], fresh: np.ndarray, terms: Sequence[str]
+    ) -> np.ndarray:
+        """Per candidate, MISSING_TERM per word it never mentions of a headline that the
+        question's own `terms` hold whole, for the best SUBJECT_CANDIDATES by `fresh`; 1
+        elsewhere (see `bot.retrieval.SUBJECT_CANDIDATES`)."""
+        factor = np.ones(len(cands))
+        chosen = _top(fresh, SUBJECT_CANDIDATES)
+        asked = set(terms)
+        subject: set[str] = set()
+        for i in chosen:
+            title = set(self._passage(cands[i].address).head)
+            if title and title <= asked:
+                subject |= title
+        if not subject:
+            return factor
+        article_ids = [self._article_id(cands[i]) for i in chosen]
+        held = {
+            term: {cands[i].key for i in chosen}
+            & self._articles_passages(article_ids, [term], [1.0]).keys()
+            for term in subject
+        }
+        for word in title_words(held):
+            for i in chosen:
+                if not any(cands[i].key in held[term] for term in word):
+                    factor[i] *= MISSING_TERM
+        return factor
 
     def _add_headline_scores(
         self, found: dict[str, _Candidate], terms: Sequence[str], weights: np.ndarray

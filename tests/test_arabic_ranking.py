@@ -241,3 +241,12 @@ def test_bare_readings_only_count_with_a_headline_that_holds_them() -> None:
     ]
     index.remove(["canada"])
     assert retrieval.title_readings(["لكندا"], [], index.in_headlines) == []
+
+
+def test_a_titles_terms_group_by_the_word_that_gives_them() -> None:
+    # An article mentions a title's word when it holds either form of it: "لحلب" gives the
+    # light term "~حلب" but keeps its "ل" in the stem.
+    head = [*text.terms("الأندلس NATO"), *arabic.light_terms(["الاندلس"])]
+    assert set(head) == {"اندلس", "~اندلس", "nato"}
+    assert retrieval.title_words(head) == [frozenset({"اندلس", "~اندلس"}), frozenset({"nato"})]
+    assert arabic.light_terms(["لحلب"]) == ["~حلب"] and text.terms("لحلب") != ["حلب"]

@@ -45,6 +45,9 @@ def test_question_words_and_particles_are_stopwords() -> None:
     # "amounts to" frames a figure as "how many" does.
     assert text.terms("كم يبلغ عدد سكان مصر؟") == text.terms("عدد سكان مصر")
     assert text.terms("تبلغ مساحتها") == text.terms("مساحتها")
+    # Spoken question words and the doubled-lam spelling people type in a chat.
+    assert text.terms("مين رئيس مصر؟") == text.terms("وين رئيس مصر") == text.terms("رئيس مصر")
+    assert text.terms("الدولة اللتي وضعت القوانين") == text.terms("الدولة التي وضعت القوانين")
 
 
 def test_clitics_and_article_are_stripped() -> None:

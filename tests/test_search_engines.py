@@ -425,3 +425,51 @@ def test_the_aside_test_reads_every_leading_article_in_one_search(
     # The roundups (a0, a3, ...) hold the ferry in one passage: asides, discounted.
     monkeypatch.setattr("bot.tantivy_index.ASIDE", 1.0)
     assert _searches(engine, "Portwen ferry late") != roomy
+
+
+def _andalus_store() -> list[Article]:
+    # The United Nations' page holds "دولة", "مستقلة" and "تأسست" together, and often; the
+    # page titled "الأندلس" answers, in other words. Pages of other places pad the store.
+    return [
+        _article(
+            "andalus",
+            "الأندلس",
+            "الأندلس اسم أطلقه العرب على شبه الجزيرة الإيبيرية. كانت الأندلس في بدايتها "
+            "ولاية تابعة لدولة الخلافة في دمشق، ثم صارت إمارة مستقلة.",
+            1,
+        ),
+        _article(
+            "un",
+            "الأمم المتحدة",
+            "الأمم المتحدة منظمة تأسست عام 1945. كل دولة مستقلة يمكن أن تنضم إليها، وقد "
+            "تأسست لتحفظ السلام بين كل دولة مستقلة وأخرى بعد تأسيسها.",
+            2,
+        ),
+        *(
+            _article(f"place-{n}", place, f"{place} مدينة فيها سوق قديم وميناء ومدارس.", 3)
+            for n, place in enumerate(("حلب", "حمص", "اللاذقية", "طرطوس", "صيدا"))
+        ),
+    ]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_arabic_question_naming_a_title_prefers_articles_that_mention_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: EngineName
+) -> None:
+    # "Was the state of al-Andalus independent after its founding?" names the title
+    # "الأندلس" whole: the UN's page, which never mentions it, falls behind (see
+    # bot.retrieval.SUBJECT_CANDIDATES); without the rule it comes first.
+    searcher = open_engine(engine, tmp_path)
+    searcher.add(_andalus_store())
+    searcher.save(1)
+    question = "هل كانت دولة الأندلس مستقلة إثر تأسسها؟"
+    assert [h.article_id for h in searcher.search(question, as_of=JUNE_30).hits[:2]] == [
+        "andalus",
+        "un",
+    ]
+    for module in ("bot.retrieval", "bot.tantivy_index"):
+        monkeypatch.setattr(f"{module}.SUBJECT_CANDIDATES", 0)
+    assert searcher.search(question, as_of=JUNE_30).hits[0].article_id == "un"
+    # A question naming no title whole is ranked as before.
+    monkeypatch.undo()
+    assert searcher.search("هل كانت الدولة مستقلة؟", as_of=JUNE_30).hits[0].article_id == "un"
