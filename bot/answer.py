@@ -2,9 +2,9 @@
 
 The excerpt is chosen among the sentences of the whole article body, not only the passage
 that ranked it: by the question's words they hold (weighted by how rare each is in the
-article, the words naming what a "which …" question asks for counting twice, and the words
-of the asking sentence first when the question sets a scene before it), by whether
-they hold the kind of answer asked for (`bot.answer_types`), and never
+article, the words naming what a "which …" question asks for and the figures it quotes
+counting twice, and the words of the asking sentence first when the question sets a scene
+before it), by whether they hold the kind of answer asked for (`bot.answer_types`), and never
 from the photo caption, the summary bullets or lines of site chrome when the body has text.
 """
 
@@ -27,7 +27,9 @@ _ELLIPSIS = "…"
 # question words of average weight.
 CUE_WEIGHT = 1.0
 # A word naming what the question asks for ("which virus", `answer_types.focus`) counts this
-# many times its weight: the sentence that names the kind of thing asked for says which.
+# many times its weight: the sentence that names the kind of thing asked for says which. So
+# does a figure the question quotes ("the record with 73 home runs", `answer_types.figures`):
+# the sentence holding it tells that fact, where the question's words recur everywhere.
 FOCUS_WEIGHT = 2.0
 # A sentence of the passage that ranked the article scores as if it held this many more
 # question words: among equals, the ranking's choice.
@@ -130,7 +132,10 @@ def answer_excerpt(
     kind = answer_types.wanted(question) if question else None
     average = sum(weight.values()) / len(weight) if weight else 1.0
 
-    focus = answer_types.focus(question) if question else frozenset()
+    # The words naming what is asked for and the figures the question quotes pin the fact.
+    focus = (
+        answer_types.focus(question) | answer_types.figures(question) if question else frozenset()
+    )
     asked = answer_types.asking(question) if question else frozenset()
     if not any(held & asked for held in found):
         asked = frozenset()  # no sentence holds the asking sentence's words: all of them count

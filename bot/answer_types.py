@@ -135,6 +135,21 @@ def focus(question: str) -> frozenset[str]:
     return frozenset(text.terms(match.group(1))) if match else frozenset()
 
 
+def figures(question: str) -> frozenset[str]:
+    """The terms of the figures a question quotes ("73" in "the record with 73 home runs",
+    "62nd"), years left out. Empty when it quotes none.
+
+    A figure is told once, in the sentence about the fact it measures, where the question's
+    words ("record", "home runs") recur all through the article. A year only sets the time,
+    as "this week" does.
+    """
+    return frozenset(
+        term
+        for term in text.terms(question)
+        if any(char.isdigit() for char in term) and not _YEAR.fullmatch(term)
+    )
+
+
 def asking(question: str) -> frozenset[str]:
     """The terms (stems) of the sentence that asks, when the question sets a scene first.
 

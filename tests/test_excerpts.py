@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.answer import MAX_EXCERPT_CHARS, answer_excerpt, readable_sentences
-from bot.answer_types import AnswerType, asking, focus, holds, wanted
+from bot.answer_types import AnswerType, asking, figures, focus, holds, wanted
 from bot.models import Article
 from bot.passages import split_passages
 from bot.reading import read
@@ -313,3 +313,25 @@ def test_a_figure_on_its_own_line_leads_the_sentence_that_says_what_it_counts() 
     shown, _ = answer_excerpt(article, terms(question), question)
     assert "9% That's how much plastic" in shown
     assert "9%" not in readable_sentences(article)  # never a sentence of its own
+
+
+def test_a_figure_the_question_quotes_leads_to_the_sentence_telling_that_fact() -> None:
+    # The lead holds as many of the question's words as the sentence holding its figure
+    # ("73"), a name too, and is in the passage that ranked the article; the figure is told
+    # once, in the sentence that answers.
+    filler = [f"Paragraph {n} of the report is about the crowd at the stadium." for n in range(8)]
+    article = Article(
+        id="r",
+        headline="Slugger breaks the league record",
+        body=[
+            "Slugger Aaron Judge broke the single-season league home run record on Tuesday.",
+            *filler,
+            "Barry Bonds set the major league record with 73 home runs in 2001.",
+        ],
+    )
+    question = "Who holds the single-season major league record with 73 home runs?"
+    assert figures(question) == frozenset({"73"})
+    assert figures("How high will prices climb in 2023?") == frozenset()  # a year sets the time
+    text, _ = answer_excerpt(article, terms(question), question, passage=0)
+    assert "Barry Bonds" in text
+    assert "Tuesday" not in text
