@@ -92,9 +92,10 @@ from bot.retrieval import (
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 4  # 2: each article's headline length, for the headline field of Arabic questions;
+FORMAT = 5  # 2: each article's headline length, for the headline field of Arabic questions;
 # 3: the sentences of Arabic passages, for their words together (SENTENCE_WEIGHT);
-# 4: each article's headline terms, searchable, for an Arabic word's bare readings
+# 4: each article's headline terms, searchable, for an Arabic word's bare readings;
+# 5: each dated passage's day, indexed, for the search of the last FADE_DAYS (`_window`)
 SUBDIR = "tantivy"
 _ARABIC = language_code("ar")
 WORDS_FILE = "words.tsv"
@@ -129,6 +130,9 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("kind", stored=False, tokenizer_name="raw", index_option="basic")
     builder.add_unsigned_field("key", stored=False, indexed=False, fast=True)
     builder.add_integer_field("published", stored=False, indexed=False, fast=True)
+    # Days since the epoch, indexed: a range of days reads those days' postings only, where a
+    # range of `published` reads every passage's date (see `_window`).
+    builder.add_integer_field("day", stored=False, indexed=True, fast=False)
     builder.add_unsigned_field("language", stored=False, indexed=False, fast=True)
     builder.add_unsigned_field("ordinal", stored=True, indexed=False, fast=False)
     builder.add_bytes_field("head", stored=True, indexed=False, fast=False)
@@ -307,6 +311,8 @@ class TantivyRetriever:
                 doc.add_text("kind", kind)
                 doc.add_unsigned("key", key)
                 doc.add_integer("published", published)
+                if published != UNDATED:
+                    doc.add_integer("day", published // _DAY)
                 doc.add_unsigned("language", language)
                 doc.add_unsigned("ordinal", ordinal)
                 doc.add_bytes("head", head)
@@ -669,8 +675,7 @@ class TantivyRetriever:
         hits = self._up_to(words, high)
         low = moment - int(FADE_DAYS * _DAY)
         if newest >= low:  # without articles of the last FADE_DAYS, freshness lifts none
-            query = self._dated(words, low, moment)
-            hits += self._searcher.search(query, self.candidate_passages, count=False).hits
+            hits += self._window(words, low, moment)
         if not hits:
             return {}
         addresses = [address for _, address in hits]
@@ -719,6 +724,36 @@ class TantivyRetriever:
             # Too few were old enough: once more, as many as their share says (and half again).
             wider = WIDEST + 1 if not kept else math.ceil(1.5 * wider * limit / len(kept))
         return list(self._searcher.search(self._dated(words, None, high), limit, count=False).hits)
+
+    def _window(
+        self, words: tantivy.Query, low: int, high: int
+    ) -> list[tuple[float, tantivy.DocAddress]]:
+        """The best `candidate_passages` passages for `words` published from `low` to `high`.
+
+        A range of `published` (a fast field) reads every passage's date, a cost that grows
+        with the archive and turns off pruning; the indexed day finds the passages of the
+        days the window touches from their postings alone. Those outside it (earlier on its
+        first day, later on its last) are dropped, in score order, and more are read while
+        too few are left, so these are the best passages within the window."""
+        days = tantivy.Query.range_query(
+            self._schema, "day", tantivy.FieldType.Integer, low // _DAY, high // _DAY, True, True
+        )
+        query = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, words),
+                (tantivy.Occur.Must, tantivy.Query.const_score_query(days, 0.0)),
+            ]
+        )
+        limit = wanted = self.candidate_passages
+        while True:
+            hits = self._searcher.search(query, wanted, count=False).hits
+            dates = self._searcher.fast_field_values("published", [a for _, a in hits])
+            kept = [
+                hit for hit, when in zip(hits, dates, strict=True) if low <= (when or 0) <= high
+            ]
+            if len(kept) >= limit or len(hits) < wanted:
+                return kept[:limit]
+            wanted *= 2
 
     def _discount_asides(
         self,

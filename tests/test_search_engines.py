@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -411,6 +411,40 @@ def test_the_search_up_to_a_date_finds_what_a_date_filter_finds(
     monkeypatch.setattr("bot.tantivy_index.WIDEST", 0)  # the date filter every time
     assert _searches(engine, "Portwen ferry estuary") == wide
     assert {hits[0][0] for hits in wide[5:]} != {wide[5][0][0]}  # the answer follows the day
+
+
+def test_the_window_of_recent_days_finds_what_a_date_filter_finds(tmp_path: Path) -> None:
+    # The search of the last FADE_DAYS reads the passages of the days it touches by their
+    # indexed day and drops those outside the window (bot.tantivy_index.`_window`); with few
+    # candidates it must read more, and at any hour it finds what a filter on the exact
+    # publication time finds, in the same order.
+    articles = [
+        Article(
+            id=f"p{n}",
+            headline=f"Pier {n}",
+            body=[f"The Portwen ferry pier report {n}: the ferry crossed the estuary."],
+            published=datetime(2022, 5, 1, tzinfo=UTC) + timedelta(hours=29 * n),
+        )
+        for n in range(80)
+    ]
+    articles.append(Article(id="undated", headline="Pier", body=["The Portwen ferry pier."]))
+    engine = open_engine("tantivy", tmp_path)
+    engine.add(articles)
+    engine.save(1)
+    assert isinstance(engine, TantivyRetriever)
+    engine.candidate_passages = 3
+    words = engine._words_query(["portwen", "ferri", "pier"], [1.0, 1.0, 1.0])
+    start = int(datetime(2022, 5, 20, tzinfo=UTC).timestamp())
+    checked = 0
+    for step in range(0, 40 * 24, 7):  # every seventh hour for forty days
+        high = start + step * 3600
+        low = high - 30 * 86_400
+        filtered = engine._searcher.search(engine._dated(words, low, high), 3, count=False)
+        expected = [(score, (a.segment_ord, a.doc)) for score, a in filtered.hits]
+        found = [(score, (a.segment_ord, a.doc)) for score, a in engine._window(words, low, high)]
+        assert found == expected
+        checked += bool(expected)
+    assert checked > 100
 
 
 def test_the_aside_test_reads_every_leading_article_in_one_search(
