@@ -38,6 +38,10 @@ _ACRONYM_HINT = re.compile(r"\.[^\W\d_]\.")
 # The same, read from normalised text once apostrophes and thousands separators are gone.
 # Hyphens split words: "Al-Hol" -> "al", "hol".
 _WORD = re.compile(r"\d+(?:\.\d+)+|[^\W_]+")
+# In ASCII text without a dot between digits, _WORD's words are the runs of letters and
+# digits: every other character made a space and the text split there, a third cheaper.
+_DECIMAL_POINT = re.compile(r"\.(?<=\d\.)(?=\d)")  # opens with its literal: scanned fast
+_ASCII_GAPS = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
 # Each opens with its literal ("'", ",") and looks behind after it: the same matches as
 # "(?<=[^\W_])'s\b" and "(?<=\d),(?=\d{3}\b)", found several times faster.
 _POSSESSIVE = re.compile(r"'(?<=[^\W_]')s\b")
@@ -144,8 +148,15 @@ def words(text: str) -> list[str]:
         folded = _THOUSANDS.sub("", folded)
     if "united" in folded:
         folded = _UNITED_STATES.sub("us", folded)
-    found = _WORD.findall(folded)
+    found = _word_forms(folded)
     return list(map(ALIASES.get, found, found))  # get(word, word) for each, at C speed
+
+
+def _word_forms(folded: str) -> list[str]:
+    """`_WORD.findall(folded)`: split on other characters when that gives the same."""
+    if folded.isascii() and _DECIMAL_POINT.search(folded) is None:
+        return folded.translate(_ASCII_GAPS).split()
+    return _WORD.findall(folded)
 
 
 def is_stopword(word: str) -> bool:

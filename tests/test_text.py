@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from bot import text
 
 
@@ -67,3 +69,14 @@ def test_tokens_skip_stopwords_but_keep_positions() -> None:
         ("minist", "minister"),
         ("sign", "sign"),
     ]
+
+
+def test_word_forms_split_as_the_word_pattern_finds_them() -> None:
+    """ASCII text without a decimal point is split on its other characters instead of
+    searched with the pattern: the same words, whatever the characters."""
+    rng = random.Random(5)
+    alphabet = [chr(c) for c in range(128)] + list("aZ09..__ ") * 8
+    samples = ["3.5 or 3. 5 or .5 and 1.2.3a", "a_b\x1cc\x1fd\x7fe", "", "..", "née 2.5"]
+    samples += ["".join(rng.choices(alphabet, k=rng.randrange(40))) for _ in range(3000)]
+    for sample in samples:
+        assert text._word_forms(sample) == text._WORD.findall(sample), repr(sample)
