@@ -51,11 +51,34 @@ class Analysis(NamedTuple):
     signature: dict[str, int]  # `bot.stories.signature`
 
 
+class Forms(NamedTuple):
+    """What a `Reading` holds, each passage's word forms a list as `text.words` made it."""
+
+    headline: list[str]
+    passages: list[tuple[int, str, list[str]]]
+
+
 def read(article: Article) -> Reading:
     """The article's headline and passages (`split_passages`) with their word forms."""
+    made = forms(article)
     return Reading(
-        " ".join(text.words(article.headline)),
-        [(p.ordinal, p.text, " ".join(text.words(p.text))) for p in split_passages(article)],
+        " ".join(made.headline), [(o, body, " ".join(words)) for o, body, words in made.passages]
+    )
+
+
+def forms(article: Article) -> Forms:
+    """`read` for a reading used where it is made: joining its word forms only to split
+    them again cost about a tenth of what indexing an article costs."""
+    return Forms(
+        text.words(article.headline),
+        [(p.ordinal, p.text, text.words(p.text)) for p in split_passages(article)],
+    )
+
+
+def forms_of(reading: Reading) -> Forms:
+    """The word forms a `Reading` holds, split again."""
+    return Forms(
+        reading.headline.split(), [(o, body, words.split()) for o, body, words in reading.passages]
     )
 
 

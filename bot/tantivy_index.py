@@ -47,8 +47,8 @@ from pathlib import Path
 import numpy as np
 import tantivy
 
-from bot import arabic, lang, text
-from bot.analysis import Reading, read
+from bot import analysis, arabic, lang, text
+from bot.analysis import Reading
 from bot.index import (
     LIGHT_WEIGHT,
     MAX_QUERY_TERMS,
@@ -296,15 +296,14 @@ class TantivyRetriever:
             arabic_text = language == _ARABIC
             key = article_key(article.id)
             reading = readings.get(article.id) if readings else None
-            if reading is None:
-                reading = read(article)
-            headline = self._terms(article.headline, reading.headline.split(), stems)
+            made = analysis.forms(article) if reading is None else analysis.forms_of(reading)
+            headline = self._terms(article.headline, made.headline, stems)
             head = " ".join(headline).encode()
             kind = "lead"
             # An article without passages keeps one empty one, so it still counts (and its
             # headline still matches).
-            for ordinal, body, forms in reading.passages or [(0, "", "")]:
-                terms = self._terms(body, forms.split(), stems) + headline
+            for ordinal, body, forms in made.passages or [(0, "", [])]:
+                terms = self._terms(body, forms, stems) + headline
                 doc = tantivy.Document()
                 doc.add_text("terms", " ".join(terms))
                 doc.add_text("article", article.id)
