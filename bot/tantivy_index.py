@@ -641,11 +641,14 @@ class TantivyRetriever:
         """`words` among the article's passages, scored as in the whole archive: the
         article's own term scores nothing (its BM25 would lift every passage of it alike,
         so a second-best passage would read as a match and no aside would be found)."""
-        article = tantivy.Query.term_query(self._schema, "article", article_id)
+        return _filtered(words, tantivy.Query.term_query(self._schema, "article", article_id))
+
+    def _any_article(self, article_ids: Sequence[str]) -> tantivy.Query:
+        """The passages of any of these articles."""
         return tantivy.Query.boolean_query(
             [
-                (tantivy.Occur.Must, tantivy.Query.const_score_query(article, 0.0)),
-                (tantivy.Occur.Must, words),
+                (tantivy.Occur.Should, tantivy.Query.term_query(self._schema, "article", name))
+                for name in dict.fromkeys(article_ids)
             ]
         )
 
@@ -655,12 +658,7 @@ class TantivyRetriever:
         dates = tantivy.Query.range_query(
             self._schema, "published", tantivy.FieldType.Integer, low, high, True, True
         )
-        return tantivy.Query.boolean_query(
-            [
-                (tantivy.Occur.Must, query),
-                (tantivy.Occur.Must, tantivy.Query.const_score_query(dates, 0.0)),
-            ]
-        )
+        return _filtered(query, dates)
 
     def _candidates(
         self, terms: Sequence[str], boosts: Sequence[float], moment: int
@@ -737,12 +735,7 @@ class TantivyRetriever:
         days = tantivy.Query.range_query(
             self._schema, "day", tantivy.FieldType.Integer, low // _DAY, high // _DAY, True, True
         )
-        query = tantivy.Query.boolean_query(
-            [
-                (tantivy.Occur.Must, words),
-                (tantivy.Occur.Must, tantivy.Query.const_score_query(days, 0.0)),
-            ]
-        )
+        query = _filtered(words, days)
         limit = wanted = self.candidate_passages
         while True:
             hits = self._searcher.search(query, wanted, count=False).hits
@@ -800,18 +793,7 @@ class TantivyRetriever:
     ) -> dict[int, list[tantivy.DocAddress]]:
         """Article key -> its passages that match `terms`, best first (by full BM25 as in the
         whole archive; ties in index order, as a search of the article alone orders them)."""
-        articles = tantivy.Query.boolean_query(
-            [
-                (tantivy.Occur.Should, tantivy.Query.term_query(self._schema, "article", name))
-                for name in dict.fromkeys(article_ids)
-            ]
-        )
-        query = tantivy.Query.boolean_query(
-            [
-                (tantivy.Occur.Must, tantivy.Query.const_score_query(articles, 0.0)),
-                (tantivy.Occur.Must, self._words_query(terms, boosts)),
-            ]
-        )
+        query = _filtered(self._words_query(terms, boosts), self._any_article(article_ids))
         limit = ASIDE_HITS
         while True:
             found = self._searcher.search(query, limit, count=True)
@@ -888,13 +870,10 @@ class TantivyRetriever:
         at = {
             self._searcher.fast_field_values("key", [c.address])[0]: i for i, c in enumerate(chosen)
         }
-        keys = [
-            (tantivy.Occur.Should, tantivy.Query.term_query(self._schema, "article", article_id))
-            for article_id in (self._article_id(c) for c in chosen)
-        ]
+        articles = self._any_article([self._article_id(c) for c in chosen])
         query = tantivy.Query.boolean_query(
             [
-                (tantivy.Occur.Must, tantivy.Query.boolean_query(keys)),
+                (tantivy.Occur.Must, articles),
                 (tantivy.Occur.Must, self._words_query(terms, [1.0] * len(terms))),
             ]
         )
@@ -1115,6 +1094,16 @@ def _count(searcher: tantivy.Searcher, query: tantivy.Query) -> int:
     """Live documents matching `query` (deleted ones are not counted)."""
     found = searcher.search(query, 1, count=True)
     return int(found.count or 0)  # type: ignore[attr-defined]  # missing from the stubs
+
+
+def _filtered(query: tantivy.Query, condition: tantivy.Query) -> tantivy.Query:
+    """`query` among the passages that meet `condition`, scored by `query` alone."""
+    return tantivy.Query.boolean_query(
+        [
+            (tantivy.Occur.Must, query),
+            (tantivy.Occur.Must, tantivy.Query.const_score_query(condition, 0.0)),
+        ]
+    )
 
 
 def _days(moment: int, published: int | float | None) -> float:
