@@ -6,7 +6,6 @@ a real SQLite file.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from bot.service import NewsDesk
 from bot.settings import FeedSettings, Settings
 from bot.sources.discover import NoFeedFound, feed_links
 from bot.sources.fetch import FetchError, fetch
+from tests.ports import closed_port
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FEEDS = FIXTURES / "feeds"
@@ -44,12 +44,6 @@ def serve(httpserver: HTTPServer) -> str:
     )
     httpserver.expect_request("/gone.xml").respond_with_data("gone", status=404)
     return httpserver.url_for("/").rstrip("/")
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -128,8 +122,10 @@ def test_bad_input_is_one_line_and_changes_nothing(httpserver: HTTPServer, desk:
         desk.sources.add(f"{base}/plain")
     with pytest.raises(SourceError, match=r"HTTP 404"):
         desk.sources.add(f"{base}/gone.xml")
-    port = closed_port()
-    with pytest.raises(SourceError, match=rf"127\.0\.0\.1:{port}/x\.xml: connection failed"):
+    with (
+        closed_port() as port,
+        pytest.raises(SourceError, match=rf"127\.0\.0\.1:{port}/x\.xml: connection failed"),
+    ):
         desk.sources.add(f"http://127.0.0.1:{port}/x.xml")
     with pytest.raises(SourceError, match="only http"):
         desk.sources.add("file:///etc/passwd")

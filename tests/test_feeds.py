@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from bot.sources.feeds import (
     html_to_blocks,
     parse_feed,
 )
+from tests.ports import closed_port
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -471,11 +471,11 @@ def test_500_then_success(http: HTTPServer) -> None:
 
 
 def test_connection_refused_is_retried() -> None:
-    with socket.socket() as probe:  # a loopback port that nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     sleeps: list[float] = []
-    with pytest.raises(SourceError, match=r"connection failed.*\(after 2 attempts\)"):
+    with (
+        closed_port() as port,
+        pytest.raises(SourceError, match=r"connection failed.*\(after 2 attempts\)"),
+    ):
         fetch_feed(f"http://127.0.0.1:{port}/x", timeout=2, retries=1, sleep=sleeps.append)
     assert len(sleeps) == 1
 

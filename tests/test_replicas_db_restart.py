@@ -18,17 +18,19 @@ from bot.settings import Settings
 from bot.tg.render import SORRY
 from tests import postgres
 from tests.botapi import BotApiServer
-from tests.replica_harness import free_port, replicas
+from tests.ports import closed_port
+from tests.replica_harness import replicas
 from tests.test_replicas_e2e import ANSWER, QUESTION
 
 
 class Relay:
-    """A TCP relay to PostgreSQL that can be cut (every connection closed, new ones refused)
-    and restored, as a server restart looks from its clients."""
+    """A TCP relay on loopback port `on` to PostgreSQL at `host`:`port` that can be cut (every
+    connection closed, new ones refused) and restored, as a server restart looks from its
+    clients. `on` is a closed_port() the caller holds, so no one else takes it while cut."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, *, on: int) -> None:
         self.target = (host, port)
-        self.port = free_port()
+        self.port = on
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
 
@@ -67,10 +69,10 @@ class Relay:
 @pytest.fixture
 async def relayed() -> AsyncIterator[tuple[str, Relay]]:
     """A fresh PostgreSQL schema, and its URL through a relay."""
-    with postgres.fresh_schema() as url:
+    with postgres.fresh_schema() as url, closed_port() as port:
         NewsDesk.open(Settings(db=url)).close()
         parts = urlsplit(url)
-        relay = Relay(parts.hostname or "127.0.0.1", parts.port or 5432)
+        relay = Relay(parts.hostname or "127.0.0.1", parts.port or 5432, on=port)
         await relay.start()
         netloc = (
             f"{parts.username}@127.0.0.1:{relay.port}"

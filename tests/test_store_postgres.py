@@ -4,7 +4,6 @@ connection, faults an operator meets (server down, wrong URL), and `newsbot copy
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from bot.models import FeedSource, Follow, StoryMember, Subscription
 from bot.settings import Settings
 from bot.store import SCHEMA_VERSION, Store
 from tests import postgres
+from tests.ports import closed_port
 from tests.test_store import make_article
 from tests.test_store_tables import card
 
@@ -101,18 +101,13 @@ def test_the_url_comes_from_the_environment_and_stays_a_url(url: str) -> None:
     assert newsbot("--db", url, "check").stdout.startswith("ok: 0 articles in postgresql://")
 
 
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_postgresql_down_at_start_is_one_line_and_a_failure() -> None:
     postgres.require()
-    down = f"postgresql://newsbot:s3cret-pw@127.0.0.1:{unused_port()}/news"
     bot = {"TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9"}
     for command in (["check"], ["migrate"], ["-v", "ask", "dam"], ["run"]):
-        done = newsbot("--db", down, *command, env=bot)
+        with closed_port() as port:
+            down = f"postgresql://newsbot:s3cret-pw@127.0.0.1:{port}/news"
+            done = newsbot("--db", down, *command, env=bot)
         assert done.returncode == 1
         assert done.stdout == ""
         lines = done.stderr.strip().splitlines()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,46 +14,42 @@ from bot.settings import Settings, WebhookSettings
 from bot.tg.app import build_application, webhook_options
 from bot.tg.context import NewsApp
 from tests.botapi import BotApiServer
+from tests.ports import closed_port
 
 SECRET = "s3cret-Token_1"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 async def webhook_app(botapi: BotApiServer, tmp_path: Path) -> AsyncIterator[tuple[NewsApp, str]]:
-    port = free_port()
-    settings = Settings(
-        db=tmp_path / "news.db",
-        telegram_bot_token=SecretStr(botapi.token),
-        telegram_api_base_url=botapi.base_url,
-        webhook=WebhookSettings(
-            url=f"http://127.0.0.1:{port}/telegram/hook",
-            listen="127.0.0.1",
-            port=port,
-            secret_token=SecretStr(SECRET),
-        ),
-    )
-    application = build_application(settings)
-    updater = application.updater
-    assert updater is not None
-    await application.initialize()
-    assert application.post_init is not None
-    await application.post_init(application)
-    await updater.start_webhook(**webhook_options(settings))
-    await application.start()
-    try:
-        yield application, f"http://127.0.0.1:{port}/telegram/hook"
-    finally:
-        await updater.stop()
-        await application.stop()
-        await application.shutdown()
-        assert application.post_shutdown is not None
-        await application.post_shutdown(application)
+    # the webhook URL is set before its server binds: the port is held till it does (and on)
+    with closed_port() as port:
+        settings = Settings(
+            db=tmp_path / "news.db",
+            telegram_bot_token=SecretStr(botapi.token),
+            telegram_api_base_url=botapi.base_url,
+            webhook=WebhookSettings(
+                url=f"http://127.0.0.1:{port}/telegram/hook",
+                listen="127.0.0.1",
+                port=port,
+                secret_token=SecretStr(SECRET),
+            ),
+        )
+        application = build_application(settings)
+        updater = application.updater
+        assert updater is not None
+        await application.initialize()
+        assert application.post_init is not None
+        await application.post_init(application)
+        await updater.start_webhook(**webhook_options(settings))
+        await application.start()
+        try:
+            yield application, f"http://127.0.0.1:{port}/telegram/hook"
+        finally:
+            await updater.stop()
+            await application.stop()
+            await application.shutdown()
+            assert application.post_shutdown is not None
+            await application.post_shutdown(application)
 
 
 def update(update_id: int, user: dict[str, object], text: str) -> dict[str, object]:
