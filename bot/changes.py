@@ -31,9 +31,14 @@ class ChangeFeed:
         self.skip_present()
 
     def skip_present(self) -> None:
-        """Take every write made so far as seen (the index was just built from the store)."""
+        """Take every write made so far as seen (the index was just built from the store).
+
+        Only the writes within MARGIN of the newest are remembered, so only those are read:
+        a start-up does not list every article of the store."""
         self._mark, self._seen = None, {}
-        self._advance(self._tables.changed_since(None))
+        newest = self._tables.newest_write()
+        if newest is not None:
+            self._advance(self._tables.changed_since(_minus(newest, MARGIN)))
 
     def take(self) -> list[str]:
         """The ids of articles written since the last look and not noted, oldest first."""

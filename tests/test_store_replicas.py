@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.changes import ChangeFeed
 from bot.models import Article
 from bot.store import Store
 
@@ -82,3 +83,19 @@ def test_changed_since_lists_what_another_connection_wrote(
     assert [c.id for c in later][-1] == "two"
     assert {c.id for c in a.changed_since(None)} == {"one", "two"}
     writer.close()
+
+
+def test_a_change_feed_skips_what_was_stored_before_it_and_takes_what_follows(
+    pair: tuple[Store, Store],
+) -> None:
+    a, writer = pair
+    assert a.newest_write() is None
+    assert ChangeFeed(a).take() == []
+    writer.upsert([article("one")])
+    writer.upsert([article("two")])
+    assert a.newest_write() == max(c.updated_at for c in a.changed_since(None))
+    feed = ChangeFeed(a)  # a start-up: both are in its index already
+    assert feed.take() == []
+    writer.upsert([article("three")])
+    assert feed.take() == ["three"]
+    assert feed.take() == []

@@ -109,3 +109,10 @@ class ReplicasTables(StoreBase):
                     (since,),
                 ).fetchall()
         return [ChangedArticle(str(row[0]), str(row[1])) for row in rows]
+
+    def newest_write(self) -> str | None:
+        """When the most recently written article was written (ISO 8601 UTC); None when
+        the store holds none. One index look-up, whatever the store's size."""
+        with self._lock:
+            row = self._db.execute("SELECT MAX(updated_at) FROM articles").fetchone()
+        return None if row is None or row[0] is None else str(row[0])
