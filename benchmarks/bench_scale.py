@@ -19,6 +19,7 @@ Every stage runs in its own process, so its peak RSS (getrusage) is its own:
   (the sustained rate at that size), wall and CPU, and the highest peak RSS of any process;
   then the bytes on disk (store + index);
 - cold: process start to the first answer, and that process's peak RSS (page cache warm);
+  its CPU also in parts: imports, opening the store and index, the first answer;
 - serve: the 96 dev questions, as of their dates, three rounds clean and three with ~20 %
   of words mistyped (bot.evaluation.add_typos, seed 13): per whole answer (top 5 with
   excerpts) p50 / p99, article@1 / @5 of the first round, and the serving process's RSS
@@ -346,23 +347,42 @@ def child_ingest(engine: str, folder: Path, archive: Path, chunk: int) -> dict[s
 
 
 def child_cold(engine: str, folder: Path, dev: Path) -> dict[str, Any]:
+    """CPU from process start to the first answer, and its three parts: the interpreter and
+    the bot's imports (the same for any store), `NewsDesk.open`, the first answer."""
     from bot.service import end_of_day
 
+    imported = _cpu_seconds()
     first = _questions(dev)[0]
     desk = _desk(engine, folder)
+    opened = _cpu_seconds()
     answer = desk.ask(first["question"], as_of=end_of_day(date.fromisoformat(first["as_of"])))
-    return {"answered": len(answer.results), "cpu_seconds": _cpu_seconds(), "peak_mb": _peak_mb()}
+    done = _cpu_seconds()
+    return {
+        "answered": len(answer.results),
+        "cpu_seconds": done,
+        "import_cpu": imported,
+        "open_cpu": opened - imported,
+        "first_cpu": done - opened,
+        "peak_mb": _peak_mb(),
+    }
 
 
-def child_serve(engine: str, folder: Path, dev: Path, exhaustive: bool) -> dict[str, Any]:
+def child_serve(
+    engine: str, folder: Path, dev: Path, exhaustive: bool, answers: Path | None = None
+) -> dict[str, Any]:
+    """The serve stage; with `answers`, the whole answers of the first round (clean, then
+    mistyped) are written there as JSON lines, to check a change leaves them as they were."""
     from bot.evaluation import add_typos
     from bot.service import end_of_day
 
     questions = _questions(dev)
     desk = _desk(engine, folder)
+    kept: list[str] = []
+    last: list[str] = [""]  # the last answer, as JSON
 
     def ask(question: str, as_of: Any) -> list[str]:
         answer = desk.ask(question, as_of=as_of, top=5)
+        last[0] = answer.model_dump_json()
         return [result.article_id for result in answer.results]
 
     result: dict[str, Any] = {}
@@ -382,6 +402,7 @@ def child_serve(engine: str, folder: Path, dev: Path, exhaustive: bool) -> dict[
                 spent.append((time.perf_counter() - started) * 1000)
                 cpu.append((time.process_time() - used) * 1000)
                 if round_ == 0:
+                    kept.append(last[0])
                     at1 += ids[:1] == [item["gold_id"]]
                     at5 += item["gold_id"] in ids[:5]
         n = len(questions)
@@ -404,6 +425,8 @@ def child_serve(engine: str, folder: Path, dev: Path, exhaustive: bool) -> dict[
                 "at1": sum(ids[:1] == [i["gold_id"]] for ids, i in ranked) / n,
                 "at5": sum(i["gold_id"] in ids[:5] for ids, i in ranked) / n,
             }
+    if answers:
+        answers.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
     result["rss_mb"] = round(_rss_mb(os.getpid()))
     result["anon_mb"] = round(_rss_mb(os.getpid(), "RssAnon"))
     result["peak_mb"] = _peak_mb()
@@ -430,13 +453,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per stage")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--archive", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--answers", type=Path, help="with --child serve: write the first round's answers here"
+    )
     args = parser.parse_args(argv)
     args.dev = args.dev or args.newsqa / "dev.jsonl"
     if args.child:
         chosen = {
             "ingest": lambda: child_ingest(args.engine, args.work, args.archive, args.chunk),
             "cold": lambda: child_cold(args.engine, args.work, args.dev),
-            "serve": lambda: child_serve(args.engine, args.work, args.dev, args.exhaustive),
+            "serve": lambda: child_serve(
+                args.engine, args.work, args.dev, args.exhaustive, args.answers
+            ),
         }[args.child]
         print(json.dumps(chosen()))
         return 0
