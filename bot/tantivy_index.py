@@ -10,7 +10,7 @@ on the engine:
   BM25 up to `as_of` and the best of the FADE_DAYS before it (the only ones the bonus
   lifts), grouped by article (best passage), then ranked exactly as `bot.retrieval` ranks;
 - misspelled words go through `bot.retrieval._Speller` over the word forms seen at ingest
-  (appended to `words.tsv` on every save, read on the first unknown word);
+  (`bot.word_counts`, added to on every save, read on the first unknown word);
 - Arabic words are indexed by their stem and their light stem (`bot.arabic.light_terms`,
   weighing LIGHT_WEIGHT), and an Arabic question skips the short-question rule and scores
   each candidate's headline as a field of its own (HEADLINE_WEIGHT; the average headline
@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import tantivy
 
-from bot import analysis, arabic, lang, text
+from bot import analysis, arabic, lang, text, word_counts
 from bot.analysis import Reading
 from bot.index import (
     LIGHT_WEIGHT,
@@ -98,7 +98,6 @@ FORMAT = 5  # 2: each article's headline length, for the headline field of Arabi
 # 5: each dated passage's day, indexed, for the search of the last FADE_DAYS (`_window`)
 SUBDIR = "tantivy"
 _ARABIC = language_code("ar")
-WORDS_FILE = "words.tsv"
 # Best passages taken from each of the two searches (whole archive, last FADE_DAYS).
 CANDIDATE_PASSAGES = 100
 # The search up to a question's date first reads WIDER times as many passages of any date
@@ -438,11 +437,10 @@ class TantivyRetriever:
         _write_meta(self._dir, {**self._meta, "format": FORMAT})
 
     def _save_words(self) -> None:
-        """Append the word forms counted since the last save (summed again on reading)."""
+        """Keep the word forms counted since the last save (`bot.word_counts`)."""
         if not self._unsaved_words:
             return
-        with (self._dir / WORDS_FILE).open("a", encoding="utf-8") as out:
-            out.writelines(f"{w}\t{n}\n" for w, n in self._unsaved_words.items() if "\t" not in w)
+        word_counts.append(self._dir, self._unsaved_words)
         if self._vocabulary is not None:
             for word, count in self._unsaved_words.items():
                 self._vocabulary[word] = self._vocabulary.get(word, 0) + count
@@ -505,14 +503,7 @@ class TantivyRetriever:
     def _words(self) -> dict[str, int]:
         """Every word form seen with its count (read on the first unknown word)."""
         if self._vocabulary is None:
-            words: dict[str, int] = {}
-            try:
-                with (self._dir / WORDS_FILE).open(encoding="utf-8") as lines:
-                    for line in lines:
-                        word, _, number = line.rstrip("\n").partition("\t")
-                        words[word] = words.get(word, 0) + int(number or 0)
-            except OSError:
-                pass
+            words = word_counts.read(self._dir)
             for word, seen in self._unsaved_words.items():
                 words[word] = words.get(word, 0) + seen
             self._vocabulary = words
