@@ -16,8 +16,10 @@ Every stage runs in its own process, so its peak RSS (getrusage) is its own:
 - ingest: the archive in chunks of --chunk articles, each one `newsbot ingest` of its lines
   (one store transaction, one index save); progress is kept after every chunk, so a stopped
   run resumes at the next one. Reported: articles/s over all chunks and over the last one
-  (the sustained rate at that size), wall and CPU, and the highest peak RSS of any process;
-  then the bytes on disk (store + index);
+  (the sustained rate at that size), wall and CPU, and the highest peak RSS of any process
+  with, in brackets, the highest peak of its anonymous part (the heap: the rest is index
+  pages tantivy's merges map from disk), each chunk's kept in the progress file; then the
+  bytes on disk (store + index);
 - cold: process start to the first answer, and that process's peak RSS (page cache warm);
   its CPU also in parts: imports, opening the store and index, the first answer;
 - serve: the 96 dev questions, as of their dates, three rounds clean and three with ~20 %
@@ -66,6 +68,7 @@ ROUNDS = 3
 TYPO_RATE = 0.2
 TYPO_SEED = 13
 EXHAUSTIVE = 10**9  # candidate passages when every matching passage is to be scored
+SAMPLE_SECONDS = 0.1  # how often an ingest's anonymous and file-backed memory is read
 
 
 # -- the parent: stages, resumption, the table ------------------------------------------------
@@ -187,7 +190,7 @@ def run_size(label: str, engine: str, args: argparse.Namespace) -> dict[str, Any
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(
         "| articles | engine | ingest art/s all (last chunk) | per CPU s all (last) "
-        "| ingest peak RSS | store+index | bytes/article | cold start (CPU) "
+        "| ingest peak RSS (anon) | store+index | bytes/article | cold start (CPU) "
         "| serving RSS (anon) | p50 / p99 ms clean (CPU) | p50 / p99 ms 20 % typos (CPU) "
         "| @1 / @5 clean | @1 / @5 typos | exhaustive @1 / @5 clean, typos |"
     )
@@ -205,7 +208,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             f"{n:,}",
             row["engine"],
             *_rates(ingest).split(" ; "),
-            f"{ingest['peak_mb']:,} MB",
+            f"{ingest['peak_mb']:,} MB ({_peak_anon(ingest)})",
             f"{row['bytes'] / 2**20:,.0f} MB",
             f"{row['bytes'] / n:,.0f}",
             f"{cold['process_seconds']:.2f} s ({cold.get('cpu_seconds', 0):.2f})"
@@ -228,6 +231,12 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         cells.append(", ".join(f"{e['at1']:.3f} / {e['at5']:.3f}" for e in exhaustive if e) or "-")
         print("| " + " | ".join(cells) + " |")
     print_growth(rows)
+
+
+def _peak_anon(ingest: dict[str, Any]) -> str:
+    """The highest anonymous (heap) peak of any chunk, "-" for runs from before it was kept."""
+    anon = [chunk["anon_mb"] for chunk in ingest.get("chunks", [])]
+    return f"{max(anon):,}" if anon else "-"
 
 
 def _rates(ingest: dict[str, Any]) -> str:
@@ -275,6 +284,28 @@ def _peak_mb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
+class _PeakSampler:
+    """Peaks of this process's anonymous and file-backed resident memory, sampled every
+    SAMPLE_SECONDS in a thread. getrusage's peak counts the index pages tantivy's merges
+    map from disk (page cache, dropped under pressure) with the heap; these say which."""
+
+    def __init__(self) -> None:
+        self.peaks = {"RssAnon": 0.0, "RssFile": 0.0}
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        while True:
+            for field in self.peaks:
+                self.peaks[field] = max(self.peaks[field], _rss_mb(os.getpid(), field))
+            time.sleep(SAMPLE_SECONDS)
+
+    def take(self) -> dict[str, int]:
+        """The peaks since the last call, in MB (anon, file), and start over."""
+        taken = {"anon_mb": round(self.peaks["RssAnon"]), "file_mb": round(self.peaks["RssFile"])}
+        self.peaks = {field: 0.0 for field in self.peaks}
+        return taken
+
+
 def _cpu_seconds() -> float:
     """CPU time of this process so far, all threads (tantivy's merges run in threads)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -311,6 +342,7 @@ def child_ingest(engine: str, folder: Path, archive: Path, chunk: int) -> dict[s
     if desk.store.count() != progress["articles"]:
         raise SystemExit(f"store holds {desk.store.count()} articles, progress says otherwise")
     problems = progress.get("problems", 0)
+    sampler = _PeakSampler()
     with archive.open("rb") as lines:
         for _ in range(progress["lines"]):
             next(lines)
@@ -325,6 +357,8 @@ def child_ingest(engine: str, folder: Path, archive: Path, chunk: int) -> dict[s
             seconds, cpu = time.perf_counter() - started, _cpu_seconds() - used
             added = report.added + report.updated
             problems += report.failed
+            peaks = sampler.take()
+            chunks = [*progress.get("chunks", []), {"articles": added, "cpu": cpu, **peaks}]
             progress = {
                 "lines": progress["lines"] + len(piece),
                 "articles": progress["articles"] + added,
@@ -333,11 +367,13 @@ def child_ingest(engine: str, folder: Path, archive: Path, chunk: int) -> dict[s
                 "peak_mb": max(progress["peak_mb"], _peak_mb()),
                 "problems": problems,
                 "last": {"articles": added, "seconds": seconds, "cpu": cpu},
+                "chunks": chunks,  # each chunk's articles, CPU and peak anon / file MB
             }
             (folder / "ingest-progress.json").write_text(json.dumps(progress))
             print(
                 f"# {progress['articles']:,} articles, last chunk {added / seconds:,.0f}/s "
-                f"({added / max(cpu, 1e-9):,.0f}/CPU s), peak {progress['peak_mb']:,} MB",
+                f"({added / max(cpu, 1e-9):,.0f}/CPU s), peak {progress['peak_mb']:,} MB "
+                f"(this chunk: anon {peaks['anon_mb']:,} MB, index pages {peaks['file_mb']:,} MB)",
                 file=sys.stderr,
                 flush=True,
             )
