@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import json
 import math
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot import text
@@ -36,6 +38,7 @@ SAME_EVENT = 0.33
 WINDOW = timedelta(hours=36)
 HALF_LIFE_HOURS = 24.0
 _DAY_SECONDS = 86_400
+_ESTIMATE_SLACK = 1e-6  # the estimate's rounding is far below this (see _Book)
 
 Vector = dict[str, float]
 Idf = Callable[[Iterable[str]], Mapping[str, float]]
@@ -160,20 +163,27 @@ def group_articles(
 
 
 class _Book:
-    """Grouped articles bucketed by day; each weighed only when first compared."""
+    """Grouped articles bucketed by day; each weighed when its day is first compared with.
+
+    The cosines of an article with a day's articles are first estimated all at once
+    (numpy, over the day's weights laid end to end); only the articles whose estimate is
+    within _ESTIMATE_SLACK of SAME_EVENT get the exact `similarity`, in their order, so
+    the story chosen is the one comparing each article in turn would choose.
+    """
 
     def __init__(self, idf: Idf) -> None:
         self._idf = idf
         self._weights: dict[str, float] = {}
-        self._days: dict[int, list[_Entry]] = {}
+        self._days: dict[int, _Day] = {}
+        self._ids: dict[str, int] = {}  # stem -> its column in the estimate
 
     def add(self, at: datetime, story_id: int, terms: Mapping[str, int]) -> None:
         day = int(at.timestamp()) // _DAY_SECONDS
-        self._days.setdefault(day, []).append(_Entry(at, story_id, terms))
+        self._days.setdefault(day, _Day()).entries.append(_Entry(at, story_id, terms))
 
     def stems(self) -> set[str]:
         """Every stem of the articles in the book."""
-        return {t for entries in self._days.values() for entry in entries for t in entry.terms}
+        return {t for day in self._days.values() for entry in day.entries for t in entry.terms}
 
     def learn(self, terms: Iterable[str]) -> None:
         """Look up the idf of those of these stems not looked up yet, in one call."""
@@ -190,19 +200,68 @@ class _Book:
         day = int(at.timestamp()) // _DAY_SECONDS
         reach = math.ceil(WINDOW.total_seconds() / _DAY_SECONDS)
         vector: Vector | None = None
+        dense: np.ndarray | None = None
         best, best_story = SAME_EVENT, None
         for near in range(day - reach, day + reach + 1):
-            for entry in self._days.get(near, ()):
+            bucket = self._days.get(near)
+            if bucket is None or not bucket.entries:
+                continue
+            if vector is None:
+                vector = self.vector(terms)
+                dense = self._dense(vector)
+            assert dense is not None
+            for i in self._near_enough(bucket, dense):
+                entry = bucket.entries[i]
                 if abs(entry.at - at) > WINDOW:
                     continue
-                if vector is None:
-                    vector = self.vector(terms)
-                if entry.vector is None:
-                    entry.vector = self.vector(entry.terms)
+                assert entry.vector is not None
                 score = similarity(vector, entry.vector)
                 if score >= best:
                     best, best_story = score, entry.story_id
         return best_story
+
+    def _dense(self, vector: Vector) -> np.ndarray:
+        ids = self._ids
+        for term in vector:
+            ids.setdefault(term, len(ids))
+        dense = np.zeros(len(ids) + 1)
+        for term, weight in vector.items():
+            dense[ids[term]] = weight
+        return dense
+
+    def _near_enough(self, bucket: _Day, dense: np.ndarray) -> list[int]:
+        """The places of the day's articles whose estimated cosine with `dense` may reach
+        SAME_EVENT, in order."""
+        ids = self._ids
+        for entry in bucket.entries[len(bucket.starts) :]:
+            if entry.vector is None:
+                entry.vector = self.vector(entry.terms)
+            bucket.starts.append(len(bucket.columns))
+            for term, weight in entry.vector.items():
+                bucket.columns.append(ids.setdefault(term, len(ids)))
+                bucket.weights.append(weight)
+        if not bucket.columns:
+            return []
+        columns = np.frombuffer(bucket.columns, dtype=np.int64)
+        # Stems first seen after `dense` was made have no weight in it.
+        found = np.where(columns < len(dense), dense[np.minimum(columns, len(dense) - 1)], 0.0)
+        sums = np.concatenate(([0.0], np.cumsum(found * np.frombuffer(bucket.weights))))
+        starts = np.frombuffer(bucket.starts, dtype=np.int64)
+        ends = np.append(starts[1:], len(columns))
+        estimate = sums[ends] - sums[starts]
+        return np.flatnonzero(estimate >= SAME_EVENT - _ESTIMATE_SLACK).tolist()
+
+
+class _Day:
+    """A day's articles, and their weights laid end to end for the estimate."""
+
+    __slots__ = ("columns", "entries", "starts", "weights")
+
+    def __init__(self) -> None:
+        self.entries: list[_Entry] = []
+        self.starts = array("q")  # where each weighed entry's stems begin in columns
+        self.columns = array("q")
+        self.weights = array("d")
 
 
 class _Entry:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +17,17 @@ from bot.service import NewsDesk
 from bot.settings import Settings
 from bot.sources import load_path
 from bot.store import Store
-from bot.stories import build_stories, outlet, score, spread
+from bot.stories import (
+    SAME_EVENT,
+    WINDOW,
+    build_stories,
+    group_articles,
+    outlet,
+    score,
+    similarity,
+    spread,
+    weigh,
+)
 
 EVENTS = Path(__file__).parent / "fixtures" / "stories" / "events.jsonl"
 DAM = ["dam-harbor", "dam-herald", "dam-wire"]
@@ -182,3 +194,45 @@ def test_stories_until_a_moment_show_them_as_they_stood(
     with pytest.raises(SystemExit):
         main(["--db", db, "stories", "--until", "tomorrow"])
     assert "not a date" in capsys.readouterr().err
+
+
+def test_grouping_chooses_what_comparing_every_article_in_turn_chooses() -> None:
+    # Many near-duplicates and look-alikes in two busy days: the estimate that leaves out
+    # articles far from SAME_EVENT must pick the story the exact cosine picks, ties included.
+    rng = random.Random(5)
+    vocabulary = [f"w{n}" for n in range(60)]
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    articles, signatures = [], {}
+    for n in range(400):
+        at = start + timedelta(minutes=rng.randrange(0, 3 * 24 * 60))
+        article = Article(id=f"a{n:03}", headline="x", published=at)
+        articles.append(article)
+        base = rng.randrange(8)  # articles of one base share many stems
+        stems = vocabulary[base * 6 : base * 6 + 10] + rng.sample(vocabulary, 6)
+        signatures[article.id] = {s: rng.randrange(1, 3) for s in stems}
+    idf = {t: 1.0 + (int(t[1:]) % 7) / 3 for t in vocabulary}
+
+    def lookup(terms: Iterable[str]) -> dict[str, float]:
+        return {t: idf[t] for t in terms}
+
+    placed = group_articles(
+        articles, known={}, pool=[], idf=lookup, next_id=1, now=start, signatures=signatures
+    )
+    expected: dict[str, int] = {}
+    seen: list[tuple[datetime, str, int]] = []  # the articles placed so far, oldest first
+    fresh = 1
+    for article in sorted(articles, key=lambda a: (a.published, a.id)):
+        assert article.published is not None
+        vector = weigh(signatures[article.id], idf)
+        best, story = SAME_EVENT, None
+        for at, other, their_story in sorted(seen, key=lambda s: s[0].timestamp() // 86_400):
+            if abs(at - article.published) <= WINDOW:
+                cosine = similarity(vector, weigh(signatures[other], idf))
+                if cosine >= best:
+                    best, story = cosine, their_story
+        if story is None:
+            story, fresh = fresh, fresh + 1
+        expected[article.id] = story
+        seen.append((article.published, article.id, story))
+    assert {m.article_id: m.story_id for m in placed} == expected
+    assert len(set(expected.values())) < len(articles) / 2  # many were grouped
