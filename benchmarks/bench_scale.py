@@ -8,9 +8,11 @@ Run by hand from the project root:
 
 Sizes: `26k` (or `pool`) is the real newsqa pool as it is; any other size (`250k`, `1m`,
 `40000`) is a synthetic archive from benchmarks/make_archive.py (the pool's own text, dev
-gold articles included unchanged), made once in WORK. Engines: the bot as shipped (`NewsDesk`
-ingest of the archive file into a SQLite store, `NewsDesk.ask` for the whole answer with
-excerpts), with `search_engine` "tantivy" (the default) or "own".
+gold articles included unchanged), made once in WORK and put in order of publication
+(benchmarks/archive_by_date.py), as a bot reading its feeds takes articles in. Engines:
+the bot as shipped (`NewsDesk` ingest of the archive file into a SQLite store,
+`NewsDesk.ask` for the whole answer with excerpts), with `search_engine` "tantivy" (the
+default) or "own".
 
 Every stage runs in its own process, so its peak RSS (getrusage) is its own:
 - ingest: the archive in chunks of --chunk articles, each one `newsbot ingest` of its lines
@@ -84,9 +86,10 @@ def parse_size(label: str) -> int | None:
 
 
 def archive_for(label: str, args: argparse.Namespace) -> Path:
-    """The archive file of a size, made once: the pool unpacked, or make_archive's output."""
+    """The archive file of a size, made once: the pool unpacked, or make_archive's output in
+    order of publication (`archive_by_date.py`), as a bot reading its feeds takes it in."""
     n = parse_size(label)
-    path = args.work / ("archive-pool.jsonl" if n is None else f"archive-{n}.jsonl")
+    path = args.work / ("archive-pool.jsonl" if n is None else f"archive-{n}-by-date.jsonl")
     if path.exists():
         return path
     args.work.mkdir(parents=True, exist_ok=True)
@@ -97,9 +100,16 @@ def archive_for(label: str, args: argparse.Namespace) -> Path:
             shutil.copyfileobj(raw, out, 1 << 20)
         partial.replace(path)
     else:
-        command = [sys.executable, str(HERE / "make_archive.py"), str(n), str(path)]
-        command += ["--pool", str(args.newsqa / "pool.jsonl.gz"), "--dev", str(args.dev)]
-        subprocess.run(command, check=True)
+        # make_archive dates at random over two years: every ingest batch would then span
+        # the whole archive, which no feed does (story grouping loads every window it touches).
+        shuffled = path.with_name(f"archive-{n}.jsonl")
+        if not shuffled.exists():
+            command = [sys.executable, str(HERE / "make_archive.py"), str(n), str(shuffled)]
+            command += ["--pool", str(args.newsqa / "pool.jsonl.gz"), "--dev", str(args.dev)]
+            subprocess.run(command, check=True)
+        from archive_by_date import by_date  # beside this file
+
+        by_date(shuffled, path)
     print(f"# {path.name}: made in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return path
 
