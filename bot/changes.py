@@ -13,6 +13,8 @@ from bot.tables.replicas import ChangedArticle, ReplicasTables
 # A transaction longer than this, or writers' clocks further apart, could go unseen until
 # the next start-up rebuilds the index.
 MARGIN = timedelta(minutes=5)
+# Own writes noted since the last look, beyond which `note` looks itself (see `note`).
+ROOM = 10_000
 
 
 def stamp_now() -> str:
@@ -28,6 +30,8 @@ class ChangeFeed:
         self._tables = tables
         self._mark: str | None = None  # the newest write taken
         self._seen: dict[str, str] = {}  # article id -> its write seen, within MARGIN of _mark
+        self._untaken: list[str] = []  # others' writes read by `note`, for the next `take`
+        self._room = ROOM
         self.skip_present()
 
     def skip_present(self) -> None:
@@ -35,27 +39,38 @@ class ChangeFeed:
 
         Only the writes within MARGIN of the newest are remembered, so only those are read:
         a start-up does not list every article of the store."""
-        self._mark, self._seen = None, {}
+        self._mark, self._seen, self._untaken = None, {}, []
         newest = self._tables.newest_write()
         if newest is not None:
             self._advance(self._tables.changed_since(_minus(newest, MARGIN)))
 
     def take(self) -> list[str]:
         """The ids of articles written since the last look and not noted, oldest first."""
+        taken, self._untaken = self._untaken + self._look(), []
+        return list(dict.fromkeys(taken))
+
+    def note(self, article_ids: Collection[str], since: str) -> None:
+        """This process wrote `article_ids`, stamped at or after `since`: not to be taken.
+
+        The mark does not move: others' writes older than these may still be unread. Once
+        ROOM writes are noted past it (a bulk ingest, which never takes), this looks as
+        `take` does and keeps what others wrote for the next `take`: the mark moves on and
+        only the writes within MARGIN of it stay remembered, not every article written."""
+        mine = set(article_ids)
+        for change in self._tables.changed_since(since):
+            if change.id in mine:
+                self._seen[change.id] = change.updated_at
+        if len(self._seen) > self._room:
+            self._untaken += self._look()
+            self._room = max(ROOM, 2 * len(self._seen))
+
+    def _look(self) -> list[str]:
+        """The ids of the writes since the mark not seen yet, oldest first, now seen."""
         since = None if self._mark is None else _minus(self._mark, MARGIN)
         changes = self._tables.changed_since(since)
         fresh = [c for c in changes if self._seen.get(c.id) != c.updated_at]
         self._advance(fresh)
         return [change.id for change in fresh]
-
-    def note(self, article_ids: Collection[str], since: str) -> None:
-        """This process wrote `article_ids`, stamped at or after `since`: not to be taken.
-
-        The mark does not move: others' writes older than these may still be untaken."""
-        mine = set(article_ids)
-        for change in self._tables.changed_since(since):
-            if change.id in mine:
-                self._seen[change.id] = change.updated_at
 
     def _advance(self, changes: Sequence[ChangedArticle]) -> None:
         for change in changes:

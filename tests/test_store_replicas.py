@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot import changes
 from bot.changes import ChangeFeed
 from bot.models import Article
 from bot.store import Store
@@ -98,4 +100,27 @@ def test_a_change_feed_skips_what_was_stored_before_it_and_takes_what_follows(
     assert feed.take() == []
     writer.upsert([article("three")])
     assert feed.take() == ["three"]
+    assert feed.take() == []
+
+
+def test_a_bulk_ingest_that_never_takes_forgets_its_own_old_writes_but_not_others(
+    pair: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A short margin and room stand for minutes of writes and thousands of articles.
+    monkeypatch.setattr(changes, "MARGIN", timedelta(milliseconds=20))
+    monkeypatch.setattr(changes, "ROOM", 4)
+    mine, other = pair
+    feed = ChangeFeed(mine)
+    others = []
+    for n in range(12):
+        since = changes.stamp_now()
+        written = [article(f"mine-{n}-{k}") for k in range(3)]
+        mine.upsert(written)
+        feed.note([a.id for a in written], since)
+        if n % 4 == 1:
+            other.upsert([article(f"other-{n}")])
+            others.append(f"other-{n}")
+        time.sleep(0.03)
+    assert len(feed._seen) <= 2 * 3 * 4  # not all 36 of its own writes
+    assert feed.take() == others
     assert feed.take() == []
