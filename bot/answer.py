@@ -130,7 +130,9 @@ def answer_excerpt(
     found = [_held(reading, i, wanted, needles) for i in range(len(sentences))]
     weight = _article_idf(found)
     kind = answer_types.wanted(question) if question else None
-    average = sum(weight.values()) / len(weight) if weight else 1.0
+    # Sums over sets are exact (fsum): in iteration order, which the process's hash seed
+    # sets, equal sentences could differ in the last bit and a tie go either way.
+    average = math.fsum(weight.values()) / len(weight) if weight else 1.0
 
     # The words naming what is asked for and the figures the question quotes pin the fact.
     focus = (
@@ -141,7 +143,7 @@ def answer_excerpt(
         asked = frozenset()  # no sentence holds the asking sentence's words: all of them count
 
     def words(held: Iterable[str]) -> float:
-        return sum(weight[term] * (FOCUS_WEIGHT if term in focus else 1.0) for term in held)
+        return math.fsum(weight[term] * (FOCUS_WEIGHT if term in focus else 1.0) for term in held)
 
     def score(i: int) -> tuple[float, float, int]:
         if not found[i]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -335,3 +338,39 @@ def test_a_figure_the_question_quotes_leads_to_the_sentence_telling_that_fact() 
     text, _ = answer_excerpt(article, terms(question), question, passage=0)
     assert "Barry Bonds" in text
     assert "Tuesday" not in text
+
+
+_TIED_SENTENCES = """
+import itertools, sys
+from bot import text
+from bot.answer import answer_excerpt
+from bot.models import Article
+words = ["harbour", "lantern", "granite", "orchard", "meadow", "falcon", "copper", "willow"]
+# Sentences holding every word, in different orders, tie on the words they hold; those
+# holding fewer give each word a weight of its own in the article.
+body = [
+    "The " + " and the ".join(order) + f" were seen in town number {n}."
+    for n, order in enumerate(itertools.islice(itertools.permutations(words), 0, 4000, 397))
+]
+body += [f"Also the {' and the '.join(words[:k])} stood apart in row {k}." for k in range(1, 8)]
+paragraphs = [" ".join(body[i : i + 3]) for i in range(0, len(body), 3)]
+article = Article(id="t", headline="A town report", body=paragraphs)
+sys.stdout.write(answer_excerpt(article, text.terms(" ".join(words)), " ".join(words) + "?")[0])
+"""
+
+
+def test_tied_sentences_give_the_same_excerpt_whatever_the_hash_seed() -> None:
+    # The weights of a sentence's words were summed in set order, which each process's hash
+    # seed sets: equal sentences differed in the last bit, and the tie went either way.
+    shown = {
+        subprocess.run(
+            [sys.executable, "-c", _TIED_SENTENCES],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in range(12)
+    }
+    assert len(shown) == 1
+    assert next(iter(shown)).startswith("The harbour and the lantern and the granite")
