@@ -5,7 +5,10 @@ on the engine:
 - documents are our passages (`bot.passages`), indexed as our terms (`bot.text`, which hands
   Arabic words to `bot.arabic`: stems, aliases, stopwords) joined by spaces under tantivy's
   whitespace tokenizer, the headline's terms counted in every passage; BM25 (k1 1.2, b 0.75)
-  is tantivy's, with block-max WAND pruning, so a question reads the best postings only;
+  is tantivy's. The bindings' search scores every posting of the question's terms (tantivy
+  prunes with block-max WAND only for a bare top-k collector, which they never hand it), so
+  a search costs in step with its words' postings: docs/benchmarks.md, "Why a question's
+  time follows the archive";
 - the freshness bonus is added on the candidates: the best CANDIDATE_PASSAGES passages by
   BM25 up to `as_of` and the best of the FADE_DAYS before it (the only ones the bonus
   lifts), grouped by article (best passage), then ranked exactly as `bot.retrieval` ranks;
@@ -694,11 +697,11 @@ class TantivyRetriever:
         self, words: tantivy.Query, high: int | None
     ) -> list[tuple[float, tantivy.DocAddress]]:
         """The best `candidate_passages` passages for `words` published up to `high` (None:
-        any). A date filter costs a look at every passage's date and turns off tantivy's
-        pruning, so the best WIDER times as many passages of any date are read first: those
-        up to `high` among them, in score order, are the best up to `high` when there are
-        enough of them (or no more passages match); else once more as many as the share
-        kept says, up to WIDEST; else the filtered search."""
+        any). A date filter costs a look at every matching passage's date, so the best WIDER
+        times as many passages of any date are read first: those up to `high` among them, in
+        score order, are the best up to `high` when there are enough of them (or no more
+        passages match); else once more as many as the share kept says, up to WIDEST; else
+        the filtered search."""
         limit = self.candidate_passages
         if high is None:
             return list(self._searcher.search(words, limit, count=False).hits)
@@ -719,7 +722,7 @@ class TantivyRetriever:
         """The best `candidate_passages` passages for `words` published from `low` to `high`.
 
         A range of `published` (a fast field) reads every passage's date, a cost that grows
-        with the archive and turns off pruning; the indexed day finds the passages of the
+        with the archive; the indexed day finds the passages of the
         days the window touches from their postings alone. Those outside it (earlier on its
         first day, later on its last) are dropped, in score order, and more are read while
         too few are left, so these are the best passages within the window."""
