@@ -30,6 +30,7 @@ class ChangeFeed:
         self._tables = tables
         self._mark: str | None = None  # the newest write taken
         self._seen: dict[str, str] = {}  # article id -> its write seen, within MARGIN of _mark
+        self._settled: str | None = None  # every write stamped up to this one is taken
         self._untaken: list[str] = []  # others' writes read by `note`, for the next `take`
         self._room = ROOM
         self.skip_present()
@@ -38,10 +39,16 @@ class ChangeFeed:
         """Take every write made so far as seen (the index was just built from the store).
 
         Only the writes within MARGIN of the newest are remembered, so only those are read:
-        a start-up does not list every article of the store."""
-        self._mark, self._seen, self._untaken = None, {}, []
+        a start-up does not list every article of the store. When the newest is older than
+        MARGIN, no write stamped before it can still appear, so none is read: after a bulk
+        ingest the last MARGIN of its writes were as many as it made in five minutes."""
+        self._mark, self._seen, self._untaken, self._settled = None, {}, [], None
         newest = self._tables.newest_write()
-        if newest is not None:
+        if newest is None:
+            return
+        if newest < _minus(stamp_now(), MARGIN):
+            self._mark = self._settled = newest
+        else:
             self._advance(self._tables.changed_since(_minus(newest, MARGIN)))
 
     def take(self) -> list[str]:
@@ -67,8 +74,15 @@ class ChangeFeed:
     def _look(self) -> list[str]:
         """The ids of the writes since the mark not seen yet, oldest first, now seen."""
         since = None if self._mark is None else _minus(self._mark, MARGIN)
+        settled = self._settled
+        if settled is not None and (since is None or since < settled):
+            since = settled
         changes = self._tables.changed_since(since)
-        fresh = [c for c in changes if self._seen.get(c.id) != c.updated_at]
+        fresh = [
+            c
+            for c in changes
+            if self._seen.get(c.id) != c.updated_at and (settled is None or c.updated_at > settled)
+        ]
         self._advance(fresh)
         return [change.id for change in fresh]
 

@@ -14,6 +14,7 @@ from bot import changes
 from bot.changes import ChangeFeed
 from bot.models import Article
 from bot.store import Store
+from bot.tables.replicas import ChangedArticle
 
 
 @pytest.fixture
@@ -124,3 +125,31 @@ def test_a_bulk_ingest_that_never_takes_forgets_its_own_old_writes_but_not_other
     assert len(feed._seen) <= 2 * 3 * 4  # not all 36 of its own writes
     assert feed.take() == others
     assert feed.take() == []
+
+
+def test_a_start_up_long_after_the_last_write_reads_none_and_takes_what_follows(
+    pair: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(changes, "MARGIN", timedelta(milliseconds=20))
+    mine, other = pair
+    other.upsert([article(f"old-{n}") for n in range(4)])
+    other.upsert([article("old-4")])
+    time.sleep(0.05)  # the last write is older than the margin: settled
+    read: list[str] = []
+    listed = mine.changed_since
+
+    def counted(since: str | None) -> list[ChangedArticle]:
+        found = listed(since)
+        read.extend(c.id for c in found)
+        return found
+
+    monkeypatch.setattr(mine, "changed_since", counted)
+    feed = ChangeFeed(mine)
+    assert read == []  # the start-up lists no write
+    assert feed.take() == []
+    other.upsert([article("new")])
+    assert feed.take() == ["new"]
+    corrected = article("old-1").model_copy(update={"body": ["A corrected paragraph."]})
+    other.upsert([corrected])  # written again: a new write
+    assert feed.take() == ["old-1"]
+    assert set(read) <= {"old-4", "new", "old-1"}  # only the newest settled one is read again
