@@ -96,5 +96,10 @@ class ChangeFeed:
             self._seen = {k: v for k, v in self._seen.items() if v >= horizon}
 
 
+def parse_stamp(stamp: str) -> datetime:
+    """A write time as articles.updated_at holds it, read back (UTC)."""
+    return datetime.fromisoformat(stamp).astimezone(UTC)
+
+
 def _minus(stamp: str, delta: timedelta) -> str:
-    return (datetime.fromisoformat(stamp) - delta).astimezone(UTC).isoformat()
+    return (parse_stamp(stamp) - delta).isoformat()

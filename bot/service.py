@@ -19,7 +19,7 @@ import httpx
 
 from bot import analysis, boilerplate, reading, stored_reading
 from bot.answer import card, complete
-from bot.changes import ChangeFeed, stamp_now
+from bot.changes import MARGIN, ChangeFeed, parse_stamp, stamp_now
 from bot.digest import Digest, compose_stories, pick_stories
 from bot.errors import SourceError
 from bot.feed_desk import FeedDesk
@@ -468,12 +468,21 @@ class NewsDesk:
 
     def backfill_stories(self) -> int:
         """Group the articles that have no story yet (a store from before stories, or an
-        ingest that stopped between its article and story writes); returns how many."""
+        ingest that stopped between its article and story writes); returns how many.
+
+        Only the articles written since the last time all were found grouped (less the
+        change feed's MARGIN, for writes committed late) are looked at: a start-up's check
+        follows what was written since the last one, not the size of the store.
+        """
         done = 0
+        started = stamp_now()
+        through = self.store.grouped_through
+        since = None if through is None else (parse_stamp(through) - MARGIN).isoformat()
         with self._index_lock:
-            while batch := self.store.ungrouped(INGEST_BATCH):
+            while batch := self.store.ungrouped(INGEST_BATCH, since):
                 self._group(batch)
                 done += len(batch)
+        self.store.save_grouped_through(started)
         if done:
             log.info("grouped %d articles into stories", done)
         return done

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.changes import stamp_now
 from bot.cli import main
 from bot.models import Article, StoryRow
 from bot.service import NewsDesk
@@ -96,6 +97,29 @@ def test_a_store_from_before_stories_is_grouped_when_opened(tmp_path: Path) -> N
     assert desk.store.ungrouped(100) == []
     story_of = desk.store.stories_of(DAM)
     assert len(set(story_of.values())) == 1
+    desk.close()
+
+
+def test_a_start_up_checks_only_the_articles_written_since_the_last_check(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(db=tmp_path / "news.db")
+    NewsDesk.open(settings, seed=False).close()
+    store = Store.open(settings.db)
+    first = store.grouped_through
+    assert first is not None  # the first start-up looked at every article
+    events = [a for a in load_path(EVENTS) if isinstance(a, Article)]
+    store.upsert(events[:2])  # an ingest that stopped before grouping
+    later = stamp_now()
+    store.upsert(events[2:])
+    assert {a.id for a in store.ungrouped(100)} == {a.id for a in events}
+    assert {a.id for a in store.ungrouped(100, later)} == {a.id for a in events[2:]}
+    store.save_grouped_through(first)  # the mark never moves back
+    assert store.grouped_through == first
+    store.close()
+    desk = NewsDesk.open(settings, seed=False)  # written after the last check: grouped now
+    assert desk.store.ungrouped(100) == []
+    assert desk.store.grouped_through is not None and desk.store.grouped_through > first
     desk.close()
 
 

@@ -133,20 +133,42 @@ class StoriesTables(StoreBase):
             row = self._db.execute("SELECT MAX(at) FROM story_articles").fetchone()
         return _when(row[0])
 
-    def ungrouped(self, limit: int) -> list[Article]:
+    def ungrouped(self, limit: int, since: str | None = None) -> list[Article]:
         """Articles not in any story yet (stores from before stories, or an interrupted
-        ingest), oldest first."""
+        ingest), oldest first; with `since` (ISO 8601 UTC), only those written from then on.
+        """
         # Asked at every start-up, mostly of a store where every article is grouped: the
-        # ids are found in the ids' index, not by reading every article's row.
+        # ids are found in the ids' index (or the recent ones in the write times' index),
+        # not by reading every article's row.
+        recent = "" if since is None else "AND updated_at >= ?"
         with self._lock:
             rows = self._db.execute(
-                """
+                f"""
                 SELECT * FROM articles WHERE id IN (
                     SELECT id FROM articles
-                    WHERE id NOT IN (SELECT article_id FROM story_articles)
+                    WHERE id NOT IN (SELECT article_id FROM story_articles) {recent}
                 )
                 ORDER BY published IS NULL, published, ingested_at, id LIMIT ?
                 """,
-                (limit,),
+                (limit,) if since is None else (since, limit),
             ).fetchall()
         return [_article(row) for row in rows]
+
+    @property
+    def grouped_through(self) -> str | None:
+        """The write time up to which every article was found grouped (None: never looked)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM meta WHERE key = 'grouped_through'"
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def save_grouped_through(self, stamp: str) -> None:
+        """Record that every article written before `stamp` is grouped; it never moves back."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('grouped_through', ?) ON CONFLICT (key) "
+                "DO UPDATE SET value = CASE WHEN excluded.value > meta.value "
+                "THEN excluded.value ELSE meta.value END",
+                (stamp,),
+            )
