@@ -172,3 +172,18 @@ def test_the_alert_mark_is_shared_and_never_moves_back(path: Path | str) -> None
     assert store.alert_mark == 9 and store.generation == 0  # the articles' count is apart
     store.close()
     other.close()
+
+
+def test_the_grouped_mark_is_shared_and_never_moves_back(path: Path | str) -> None:
+    store, other = Store.open(path), Store.open(path)
+    assert store.grouped_through is None  # never looked
+    store.save_grouped_through("2026-12-01T10:00:00.000001+00:00")
+    other.save_grouped_through("2026-12-01T09:59:59+00:00")  # an older start-up's check
+    assert other.grouped_through == "2026-12-01T10:00:00.000001+00:00"
+    other.save_grouped_through("2026-12-01T10:05:00+00:00")
+    assert store.grouped_through == "2026-12-01T10:05:00+00:00"
+    store.save_alert_mark(10)  # the alert mark compares numbers: "9" is below "10"
+    store.save_alert_mark(9)
+    assert store.alert_mark == 10
+    store.close()
+    other.close()

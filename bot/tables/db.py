@@ -91,12 +91,17 @@ class StoreBase:
 
     def save_alert_mark(self, generation: int) -> None:
         """Record that an alert pass covered `generation`; the mark never moves back."""
+        self._raise_meta("alert_mark", str(generation), "CAST({} AS INTEGER)")
+
+    def _raise_meta(self, key: str, value: str, compared: str = "{}") -> None:
+        """Set meta `key` to `value` unless it holds a greater one (as `compared` reads a
+        value: "{}" compares the text, "CAST({} AS INTEGER)" the number)."""
+        new, old = compared.format("excluded.value"), compared.format("meta.value")
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO meta (key, value) VALUES ('alert_mark', ?) ON CONFLICT (key) DO "
-                "UPDATE SET value = CASE WHEN CAST(excluded.value AS INTEGER) > CAST(meta.value AS "
-                "INTEGER) THEN excluded.value ELSE meta.value END",
-                (str(generation),),
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+                f"value = CASE WHEN {new} > {old} THEN excluded.value ELSE meta.value END",
+                (key, value),
             )
 
     @staticmethod

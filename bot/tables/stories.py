@@ -165,10 +165,4 @@ class StoriesTables(StoreBase):
 
     def save_grouped_through(self, stamp: str) -> None:
         """Record that every article written before `stamp` is grouped; it never moves back."""
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO meta (key, value) VALUES ('grouped_through', ?) ON CONFLICT (key) "
-                "DO UPDATE SET value = CASE WHEN excluded.value > meta.value "
-                "THEN excluded.value ELSE meta.value END",
-                (stamp,),
-            )
+        self._raise_meta("grouped_through", stamp)
