@@ -46,10 +46,10 @@ class ChangeFeed:
         newest = self._tables.newest_write()
         if newest is None:
             return
-        if newest < _minus(stamp_now(), MARGIN):
+        if newest < margin_before(stamp_now()):
             self._mark = self._settled = newest
         else:
-            self._advance(self._tables.changed_since(_minus(newest, MARGIN)))
+            self._advance(self._tables.changed_since(margin_before(newest)))
 
     def take(self) -> list[str]:
         """The ids of articles written since the last look and not noted, oldest first."""
@@ -73,7 +73,7 @@ class ChangeFeed:
 
     def _look(self) -> list[str]:
         """The ids of the writes since the mark not seen yet, oldest first, now seen."""
-        since = None if self._mark is None else _minus(self._mark, MARGIN)
+        since = None if self._mark is None else margin_before(self._mark)
         settled = self._settled
         if settled is not None and (since is None or since < settled):
             since = settled
@@ -92,14 +92,11 @@ class ChangeFeed:
             if self._mark is None or change.updated_at > self._mark:
                 self._mark = change.updated_at
         if self._mark is not None:
-            horizon = _minus(self._mark, MARGIN)
+            horizon = margin_before(self._mark)
             self._seen = {k: v for k, v in self._seen.items() if v >= horizon}
 
 
-def parse_stamp(stamp: str) -> datetime:
-    """A write time as articles.updated_at holds it, read back (UTC)."""
-    return datetime.fromisoformat(stamp).astimezone(UTC)
-
-
-def _minus(stamp: str, delta: timedelta) -> str:
-    return (parse_stamp(stamp) - delta).isoformat()
+def margin_before(stamp: str) -> str:
+    """The write time MARGIN before `stamp` (both as articles.updated_at holds them): the
+    writes stamped from then on may still be committing when `stamp`'s is seen."""
+    return (datetime.fromisoformat(stamp).astimezone(UTC) - MARGIN).isoformat()

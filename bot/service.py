@@ -19,7 +19,7 @@ import httpx
 
 from bot import analysis, boilerplate, reading, stored_reading
 from bot.answer import card, complete
-from bot.changes import MARGIN, ChangeFeed, parse_stamp, stamp_now
+from bot.changes import ChangeFeed, margin_before, stamp_now
 from bot.digest import Digest, compose_stories, pick_stories
 from bot.errors import SourceError
 from bot.feed_desk import FeedDesk
@@ -477,7 +477,7 @@ class NewsDesk:
         done = 0
         started = stamp_now()
         through = self.store.grouped_through
-        since = None if through is None else (parse_stamp(through) - MARGIN).isoformat()
+        since = None if through is None else margin_before(through)
         with self._index_lock:
             while batch := self.store.ungrouped(INGEST_BATCH, since):
                 self._group(batch)
