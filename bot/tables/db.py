@@ -78,16 +78,20 @@ class StoreBase:
 
     @property
     def generation(self) -> int:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        return int(row[0])
+        value = self._meta("generation")
+        assert value is not None, "the schema's first migration sets it"
+        return int(value)
 
     @property
     def alert_mark(self) -> int:
         """The generation the last alert pass covered (0 before the first)."""
+        return int(self._meta("alert_mark") or 0)
+
+    def _meta(self, key: str) -> str | None:
+        """The value meta holds under `key` (None for none)."""
         with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'alert_mark'").fetchone()
-        return int(row[0]) if row else 0
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
 
     def save_alert_mark(self, generation: int) -> None:
         """Record that an alert pass covered `generation`; the mark never moves back."""

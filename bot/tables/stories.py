@@ -157,11 +157,7 @@ class StoriesTables(StoreBase):
     @property
     def grouped_through(self) -> str | None:
         """The write time up to which every article was found grouped (None: never looked)."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT value FROM meta WHERE key = 'grouped_through'"
-            ).fetchone()
-        return None if row is None else str(row[0])
+        return self._meta("grouped_through")
 
     def save_grouped_through(self, stamp: str) -> None:
         """Record that every article written before `stamp` is grouped; it never moves back."""
