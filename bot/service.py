@@ -482,7 +482,10 @@ class NewsDesk:
             while batch := self.store.ungrouped(INGEST_BATCH, since):
                 self._group(batch)
                 done += len(batch)
-        self.store.save_grouped_through(started)
+        # Nothing written since the mark: it still holds, and a start-up writes nothing.
+        newest = self.store.newest_write()
+        if through is None or (newest is not None and newest >= through):
+            self.store.save_grouped_through(started)
         if done:
             log.info("grouped %d articles into stories", done)
         return done

@@ -119,8 +119,13 @@ def test_a_start_up_checks_only_the_articles_written_since_the_last_check(
     store.close()
     desk = NewsDesk.open(settings, seed=False)  # written after the last check: grouped now
     assert desk.store.ungrouped(100) == []
-    assert desk.store.grouped_through is not None and desk.store.grouped_through > first
+    mark = desk.store.grouped_through
+    assert mark is not None and mark > first
     desk.close()
+    NewsDesk.open(settings, seed=False).close()  # nothing written since: nothing to record
+    store = Store.open(settings.db)
+    assert store.grouped_through == mark
+    store.close()
 
 
 def test_deleting_articles_drops_them_from_their_story(desk: NewsDesk) -> None:
